@@ -1,0 +1,54 @@
+"End-to-end test of convda.train: a tiny train_run writes a complete, reusable run folder."
+import json
+import numpy as np
+import pandas as pd
+import pytest
+
+keras = pytest.importorskip("keras")
+from convda.core import ConfigError, RunConfig
+from convda.preprocess import synthetic_run
+from convda.train import train_run
+
+CFG = RunConfig(train_years=1, val_years=1, test_years=1, window=4, filters=(4, 4), epochs=1, patience=2,
+                max_train_samples=16, batch_size=8)
+RUN_FILES = {"config.json", "scalers.json", "model.keras", "history.csv", "log.txt", "predictions.nc", "metrics.json"}
+
+
+@pytest.fixture(scope="module")
+def tiny_ds():
+    return synthetic_run(ny=8, nx=7, start="1999-01-01", end="2001-12-31", nan_years=())
+
+
+@pytest.fixture(scope="module")
+def run_dir(tiny_ds, tmp_path_factory):
+    return train_run(tiny_ds, CFG, tmp_path_factory.mktemp("runs") / "uts0_tiny", verbose=0)
+
+
+def test_run_folder_is_complete(run_dir):
+    assert RUN_FILES <= {p.name for p in run_dir.iterdir() if p.is_file()}
+    assert any((run_dir / "figures").glob("*.png"))
+    assert not (run_dir / "backup").exists()
+    assert RunConfig.from_json(run_dir / "config.json") == CFG
+    hist = pd.read_csv(run_dir / "history.csv")
+    assert list(hist.epoch) == [0] and np.isfinite(hist[["loss", "val_loss"]].values).all()
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert {"nse", "rmse", "mse", "kge", "mase"} <= set(metrics) and np.isfinite(metrics["rmse"])
+    assert "epoch 1/1" in (run_dir / "log.txt").read_text()
+
+
+def test_saved_model_reloads_with_masked_loss(run_dir):
+    import convda.model  # noqa: F401  registers MaskedMSE
+    model = keras.saving.load_model(run_dir / "model.keras")
+    assert type(model.loss).__name__ == "MaskedMSE"
+    x = np.random.default_rng(0).random((2, CFG.window, 8, 7, 4)).astype("float32")
+    p = model.predict(x, verbose=0)
+    assert p.shape == (2, 8, 7, 1) and (p >= 0).all()
+
+
+def test_finished_run_is_not_retrained_or_overwritten(tiny_ds, run_dir):
+    mtime = (run_dir / "model.keras").stat().st_mtime_ns
+    train_run(tiny_ds, CFG, run_dir, verbose=0)
+    assert (run_dir / "model.keras").stat().st_mtime_ns == mtime
+    with pytest.raises(ConfigError, match="lr: 0.001 -> 0.01"):
+        train_run(tiny_ds, CFG.replace(lr=0.01), run_dir, verbose=0)
+    assert (run_dir / "model.keras").stat().st_mtime_ns == mtime
