@@ -1,0 +1,96 @@
+"""convda.tuning: a grid search killed part-way (SIGKILL) resumes with every point finished exactly once.
+
+Cheap objective (no TensorFlow): `quadratic_objective` with a sleep standing in for training.
+The notebook nbs/20_tuning.ipynb holds the other tests.
+"""
+import json, os, signal, socket, subprocess, sys, time
+from collections import Counter
+import pytest
+import optuna
+from optuna.trial import TrialState
+
+SPACE = {"batch_size": [1, 2, 4], "dropout": [0.1, 0.3, 0.5], "lr": [0.01, 0.001]}   # 18 points
+SCRIPT = """
+import functools, json, sys
+from convda.tuning import run_search, quadratic_objective
+if __name__ == "__main__":
+    run_search(sys.argv[1], "kill", functools.partial(quadratic_objective, sleep=float(sys.argv[3])), "grid",
+               json.loads(sys.argv[2]), n_jobs=int(sys.argv[4]), verbose=False)
+"""
+
+
+def _complete_per_point(study):
+    "Counter of grid points over COMPLETE trials."
+    return Counter(json.dumps(t.params, sort_keys=True) for t in study.get_trials() if t.state == TrialState.COMPLETE)
+
+
+def _n_complete(url, name):
+    try: s = optuna.load_study(study_name=name, storage=url)
+    except KeyError: return 0
+    return sum(t.state == TrialState.COMPLETE for t in s.get_trials(deepcopy=False))
+
+
+def test_import_does_not_load_tensorflow():
+    code = "import sys, convda.tuning; assert 'tensorflow' not in sys.modules"
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@pytest.mark.parametrize("killed_jobs", [1, 2])
+def test_killed_grid_resumes_exactly_once(tmp_path, killed_jobs):
+    from convda.tuning import run_search, quadratic_objective, grid_points, load_grid
+    import functools
+    url = f"sqlite:///{tmp_path / 'study.db'}"
+    proc = subprocess.Popen([sys.executable, "-c", SCRIPT, url, json.dumps(SPACE), "0.4", str(killed_jobs)],
+                            start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    t0 = time.time()
+    try:
+        while _n_complete(url, "kill") < 4:
+            assert proc.poll() is None, proc.stderr.read().decode()[-3000:]
+            assert time.time() - t0 < 120, "the search did not start"
+            time.sleep(0.1)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL); proc.wait()
+    time.sleep(0.3)                                   # the killed workers are gone (reaped by init)
+    s = optuna.load_study(study_name="kill", storage=url)
+    states = Counter(t.state for t in s.get_trials())
+    assert 4 <= states[TrialState.COMPLETE] < 18 and states[TrialState.RUNNING] >= 1, states
+    # resume in this process with 2 worker processes
+    s = run_search(url, "kill", functools.partial(quadratic_objective, sleep=0.02), "grid", SPACE, n_jobs=2, verbose=False)
+    per_point = _complete_per_point(s)
+    assert set(per_point) == {json.dumps(p, sort_keys=True) for p in grid_points(load_grid(SPACE))}
+    assert set(per_point.values()) == {1}, per_point
+    trials = s.get_trials()
+    assert not [t for t in trials if t.state in (TrialState.RUNNING, TrialState.WAITING)]
+    failed = [t for t in trials if t.state == TrialState.FAIL]
+    assert failed and all("error" not in t.user_attrs for t in failed)          # killed, not errors
+    retried = {t.user_attrs.get("retry_of") for t in trials} - {None}
+    assert retried == {t.number for t in failed}                                 # each killed point queued again
+
+
+def test_heartbeat_fails_and_requeues_a_trial_from_another_machine(tmp_path):
+    "A RUNNING trial of another host whose heartbeat stopped is failed after the grace period and re-queued."
+    from convda.tuning import make_storage, open_search, _pop_queued, recover_stale_trials, load_grid
+    url = f"sqlite:///{tmp_path / 'study.db'}"
+    st = make_storage(url, heartbeat=1, grace=2)
+    s = open_search(st, "hb", "grid", load_grid({"lr": [0.01, 0.001]}))
+    tid = _pop_queued(s)
+    t = optuna.Trial(s, tid); t.set_user_attr("host", "elsewhere"); t.set_user_attr("pid", 1)
+    st.record_heartbeat(tid)
+    assert recover_stale_trials(s) == []                # alive: heartbeat fresh
+    time.sleep(3.5)
+    assert recover_stale_trials(s) == [t.number]
+    waiting = s.get_trials(states=(TrialState.WAITING,))
+    assert [w.user_attrs.get("retry_of") for w in waiting] == [None, t.number]
+    assert waiting[1].system_attrs["fixed_params"] == {"lr": 0.001}
+
+
+def test_tpe_respects_n_trials_and_resumes(tmp_path):
+    from convda.tuning import run_search, quadratic_objective, trials_frame
+    url = f"sqlite:///{tmp_path / 'study.db'}"
+    space = {"batch_size": [1, 2, 4], "epochs": [2, 4], "lr": [0.0001, 0.01]}
+    s = run_search(url, "tpe", quadratic_objective, "optuna", space, n_trials=6, verbose=False)
+    assert len(s.get_trials()) == 6
+    s = run_search(url, "tpe", quadratic_objective, "optuna", space, n_trials=10, verbose=False)
+    df = trials_frame(s)
+    assert len(df) == 10 and df.lr.between(0.0001, 0.01).all()
+    assert df.lr.nunique() == 10                        # a continuous log range, not the two listed values
