@@ -17,7 +17,7 @@ FAKE = textwrap.dedent('''
     from pathlib import Path
     from convda.evaluate import preds_dataset, evaluation_metrics
 
-    def fake_train_one(ds, cfg, run_dir, eval_stride=1, figures=False, sleep=0.0):
+    def fake_train_one(ds, cfg, run_dir, eval_stride=1, figures=False, sleep=0.0, **kw):
         "Write predictions of a fake model whose error grows with the setting (and a bit with the seed)."
         time.sleep(sleep)
         run_dir = Path(run_dir); run_dir.mkdir(parents=True, exist_ok=True)
@@ -63,7 +63,7 @@ def test_resume_after_kill(tmp_path):
     assert 1 <= len(before) < 4, "the kill should land after the first and before the last run"
     assert not (out / "runs.csv.tmp").exists() or len(before) >= 1
     calls = []
-    def counting(ds, cfg, run_dir, eval_stride=1, figures=False):
+    def counting(ds, cfg, run_dir, eval_stride=1, figures=False, **kw):
         calls.append((cfg.window, cfg.seed)); return fake_train_one(ds, cfg, run_dir)
     orig = sens.train_one
     sens.train_one = counting
