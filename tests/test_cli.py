@@ -1,0 +1,72 @@
+"""The `convda` command end to end: simulate, run, evaluate, and clear errors for bad input (exit 2, one line)."""
+import json, shutil, subprocess, sys
+from pathlib import Path
+import pytest
+
+EXE = shutil.which("convda")
+pytestmark = pytest.mark.skipif(EXE is None, reason="the convda entry point is not installed (pip install -e .)")
+TINY = ["--set", "train_years=2", "--set", "val_years=1", "--set", "epochs=1", "--set", "filters=[4,4]",
+        "--set", "window=4", "--set", "max_train_samples=40", "--set", "batch_size=8"]
+
+def convda(*args, cwd=None, env=None):
+    "Run the command; return (exit code, stdout, stderr)."
+    p = subprocess.run([EXE, *map(str, args)], capture_output=True, text=True, cwd=cwd, env=env, timeout=900)
+    return p.returncode, p.stdout, p.stderr
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    "A 12 x 12 synthetic catchment over four years, written by `convda simulate`."
+    out = tmp_path_factory.mktemp("sim") / "run"
+    rc, so, se = convda("simulate", out, "--ny", 12, "--nx", 12, "--start", "2000-01-01", "--end", "2003-12-31")
+    assert rc == 0, se
+    return out
+
+def test_help_lists_subcommands():
+    rc, so, _ = convda("--help")
+    assert rc == 0
+    for sub in ("simulate", "run", "evaluate", "tune", "sensitivity", "dashboard"): assert sub in so
+
+def test_simulate_writes_wflow_layout(tiny_run):
+    for f in ("wflow_sbm.toml", "staticmaps.nc", "inmaps.nc", "run_default/output.nc", "run_default/outstate/outstates.nc"):
+        assert (tiny_run / f).exists(), f
+
+def test_simulate_refuses_to_overwrite(tiny_run):
+    rc, _, se = convda("simulate", tiny_run, "--ny", 12, "--nx", 12, "--start", "2000-01-01", "--end", "2000-12-31")
+    assert rc == 2 and "not empty" in se and "Traceback" not in se
+
+def test_run_and_evaluate(tiny_run, tmp_path):
+    out = tmp_path / "r"
+    rc, so, se = convda("run", "--data", tiny_run, "--out", out, *TINY)
+    assert rc == 0, se[-3000:]
+    for f in ("config.json", "scalers.json", "model.keras", "history.csv", "metrics.json", "predictions.nc", "log.txt"):
+        assert (out / f).exists(), f
+    assert list((out / "figures").glob("*.png"))
+    m = json.loads((out / "metrics.json").read_text())
+    assert {"nse", "rmse", "mse", "kge", "mase"} <= set(m)
+    assert "nse" in so and str(out) in so
+    rc, so2, se = convda("evaluate", out)
+    assert rc == 0, se[-3000:]
+    m2 = json.loads((out / "metrics.json").read_text())
+    assert m2["nse"] == pytest.approx(m["nse"], rel=1e-5, abs=1e-6)
+
+@pytest.mark.parametrize("args, message", [
+    (["--target", "uts9"], "unknown target"),
+    (["--set", "windw=3"], "unknown configuration key"),
+    (["--set", "val_years=3", "--set", "test_years=1"], "train"),
+    (["--set", "window=5000"], "window"),
+])
+def test_run_bad_input(tiny_run, tmp_path, args, message, capsys):
+    "In-process (one TensorFlow import for all cases): exit status 2 and one clear line on stderr."
+    from convda.cli import main
+    rc = main(["run", "--data", str(tiny_run), "--out", str(tmp_path / "r"), *TINY, *args])
+    err = capsys.readouterr().err
+    assert rc == 2, err[-2000:]
+    assert message in err and "Traceback" not in err
+
+def test_run_missing_data(tmp_path):
+    rc, _, se = convda("run", "--data", tmp_path / "nowhere", "--out", tmp_path / "r")
+    assert rc == 2 and "nowhere" in se and "Traceback" not in se
+
+def test_evaluate_not_a_run_folder(tmp_path):
+    rc, _, se = convda("evaluate", tmp_path)
+    assert rc == 2 and "config.json" in se and "Traceback" not in se
