@@ -24,7 +24,7 @@ def tiny_run(tmp_path_factory):
 def test_help_lists_subcommands():
     rc, so, _ = convda("--help")
     assert rc == 0
-    for sub in ("simulate", "run", "evaluate", "tune", "sensitivity", "dashboard"): assert sub in so
+    for sub in ("simulate", "run", "evaluate", "tune", "sensitivity", "assimilate", "dashboard"): assert sub in so
 
 def test_simulate_writes_wflow_layout(tiny_run):
     for f in ("wflow_sbm.toml", "staticmaps.nc", "inmaps.nc", "run_default/output.nc", "run_default/outstate/outstates.nc"):
