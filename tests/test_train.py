@@ -52,3 +52,29 @@ def test_finished_run_is_not_retrained_or_overwritten(tiny_ds, run_dir):
     with pytest.raises(ConfigError, match="lr: 0.001 -> 0.01"):
         train_run(tiny_ds, CFG.replace(lr=0.01), run_dir, verbose=0)
     assert (run_dir / "model.keras").stat().st_mtime_ns == mtime
+
+
+def test_sequence_mode_run_folder_and_reevaluation(tiny_ds, tmp_path):
+    "mode='sequence' (issue 7) goes through the same run folder and re-evaluates to the same metrics."
+    from convda.evaluate import evaluate_run
+    cfg = CFG.replace(mode="sequence", chunk_days=16, max_train_samples=None)  # chunks need consecutive days
+    run = train_run(tiny_ds, cfg, tmp_path / "seq", verbose=0)
+    assert RUN_FILES <= {p.name for p in run.iterdir() if p.is_file()}
+    m = json.loads((run / "metrics.json").read_text())
+    assert np.isfinite(m["rmse"]) and m["n_days"] > 300
+    m2 = evaluate_run(run, data=tiny_ds)
+    assert m2["rmse"] == pytest.approx(m["rmse"], rel=1e-5)
+
+
+def test_unknown_mode_is_a_config_error():
+    with pytest.raises(ConfigError, match="unknown mode"):
+        CFG.replace(mode="streaming")
+
+
+def test_weighted_loss_through_train_run(tiny_ds, tmp_path):
+    "cfg.loss='denseweight' reaches fit (23_losses) and the run folder reloads with its weighted loss."
+    import convda.losses  # noqa: F401  registers the weighted loss
+    run = train_run(tiny_ds, CFG.replace(loss="denseweight"), tmp_path / "dw", verbose=0)
+    m = keras.saving.load_model(run / "model.keras")
+    assert "Weighted" in type(m.loss).__name__
+    assert np.isfinite(json.loads((run / "metrics.json").read_text())["rmse"])
