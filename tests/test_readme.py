@@ -15,6 +15,7 @@ def render_readme(nb_path=ROOT / "nbs" / "index.ipynb") -> str:
     for c in nb["cells"]:
         src = "".join(c["source"]).strip()
         if not src or src.startswith("#| hide"): continue
+        if c["cell_type"] == "markdown": src = src.replace("](images/", "](nbs/images/")  # links relative to the repo root
         parts.append(src if c["cell_type"] == "markdown" else f"```python\n{src}\n```")
     return "<!-- generated from nbs/index.ipynb: python tests/test_readme.py --write -->\n\n" + "\n\n".join(parts) + "\n"
 
@@ -24,6 +25,9 @@ def test_readme_matches_index_notebook():
 def _fenced_commands(text):
     "Shell lines inside ```sh blocks."
     return [l.split("#")[0].strip() for b in re.findall(r"```sh\n(.*?)```", text, re.S) for l in b.splitlines() if l.strip()]
+
+def test_readme_images_exist():
+    for link in re.findall(r"\]\((nbs/images/[^)]+)\)", render_readme()): assert (ROOT / link).exists(), link
 
 def test_readme_commands_exist():
     "The README's commands name things that exist: the CLI entry point, .ci/test, the extras."
