@@ -5,7 +5,7 @@ Skipped only when those are missing. Regenerate the documentation screenshots wi
 `python -c "from convda.dashboard import save_screenshots; save_screenshots('nbs/images')"`
 or `CONVDA_SCREENSHOT_DIR=nbs/images pytest tests/test_browser.py::test_screenshots`.
 """
-import os, time
+import os, re, subprocess, time, urllib.request
 from pathlib import Path
 import pytest
 
@@ -58,3 +58,40 @@ def test_screenshots(folders, tmp_path):
     written = save_screenshots(out, folders=folders, tabs={"maps": "Delta maps", "tuning": "Tuning"}
                                if not os.environ.get("CONVDA_SCREENSHOT_DIR") else None)
     assert written and all(p.exists() and 5_000 < p.stat().st_size < 300_000 for p in written)
+
+
+def test_convda_dashboard_command_on_a_run_folder(tiny_run_folder, tmp_path):
+    "`convda dashboard RUN_DIR` on the folder of a `convda run` serves a page whose date player moves the maps."
+    from conftest import EXE
+    run_dir, _ = tiny_run_folder
+    port = free_port()
+    proc = subprocess.Popen([EXE, "dashboard", str(run_dir), "--port", str(port)], stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    try:
+        url = f"http://127.0.0.1:{port}/"
+        for _ in range(120):                                   # the server needs TensorFlow-free imports only
+            try: urllib.request.urlopen(url, timeout=2); break
+            except Exception: time.sleep(0.5)
+        else: pytest.fail("convda dashboard did not answer on " + url)
+        with pw_api.sync_playwright() as pw:
+            browser = launch_browser(pw)
+            page = browser.new_page(viewport=dict(width=1280, height=820))
+            errors = []
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.goto(url); wait_rendered(page)
+            page.get_by_text("Delta maps", exact=True).first.click(); wait_rendered(page, settle=1.5)
+            label = page.get_by_text(re.compile(r"uts0 on \d{4}-\d{2}-\d{2}")).first
+            label.wait_for(timeout=15000)
+            d0 = re.search(r"\d{4}-\d{2}-\d{2}", label.inner_text()).group(0)
+            before = page.screenshot(path=str(tmp_path / "before.png"))
+            page.locator("button.next").first.click()
+            d1 = str((__import__("pandas").Timestamp(d0) + __import__("pandas").Timedelta(days=1)).date())
+            page.get_by_text(f"uts0 on {d1}").first.wait_for(timeout=15000)
+            wait_rendered(page, settle=1.5)
+            after = page.screenshot(path=str(tmp_path / "after.png"))
+            browser.close()
+        assert before != after and not errors, errors
+    finally:
+        proc.terminate()
+        try: proc.wait(timeout=20)
+        except subprocess.TimeoutExpired: proc.kill()

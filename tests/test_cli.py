@@ -3,23 +3,9 @@ import json, shutil, subprocess, sys
 from pathlib import Path
 import pytest
 
-EXE = shutil.which("convda")
+from conftest import EXE, TINY, convda
+
 pytestmark = pytest.mark.skipif(EXE is None, reason="the convda entry point is not installed (pip install -e .)")
-TINY = ["--set", "train_years=2", "--set", "val_years=1", "--set", "epochs=1", "--set", "filters=[4,4]",
-        "--set", "window=4", "--set", "max_train_samples=40", "--set", "batch_size=8"]
-
-def convda(*args, cwd=None, env=None):
-    "Run the command; return (exit code, stdout, stderr)."
-    p = subprocess.run([EXE, *map(str, args)], capture_output=True, text=True, cwd=cwd, env=env, timeout=900)
-    return p.returncode, p.stdout, p.stderr
-
-@pytest.fixture(scope="module")
-def tiny_run(tmp_path_factory):
-    "A 12 x 12 synthetic catchment over four years, written by `convda simulate`."
-    out = tmp_path_factory.mktemp("sim") / "run"
-    rc, so, se = convda("simulate", out, "--ny", 12, "--nx", 12, "--start", "2000-01-01", "--end", "2003-12-31")
-    assert rc == 0, se
-    return out
 
 def test_help_lists_subcommands():
     rc, so, _ = convda("--help")
@@ -34,10 +20,8 @@ def test_simulate_refuses_to_overwrite(tiny_run):
     rc, _, se = convda("simulate", tiny_run, "--ny", 12, "--nx", 12, "--start", "2000-01-01", "--end", "2000-12-31")
     assert rc == 2 and "not empty" in se and "Traceback" not in se
 
-def test_run_and_evaluate(tiny_run, tmp_path):
-    out = tmp_path / "r"
-    rc, so, se = convda("run", "--data", tiny_run, "--out", out, *TINY)
-    assert rc == 0, se[-3000:]
+def test_run_and_evaluate(tiny_run_folder):
+    out, so = tiny_run_folder
     for f in ("config.json", "scalers.json", "model.keras", "history.csv", "metrics.json", "predictions.nc", "log.txt"):
         assert (out / f).exists(), f
     assert list((out / "figures").glob("*.png"))
