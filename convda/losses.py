@@ -145,10 +145,12 @@ def fit_with_loss(prep, cfg: RunConfig, loss=None, verbose: int = 0):
     ny, nx = prep.mask.shape
     model = build_model(prep.x.shape[-1], ny, nx, None, cfg.filters, cfg.kernel, cfg.head_kernel, cfg.dropout,
                         cfg.recurrent_dropout, cfg.lr, prep.mask, loss=loss)
+    from convda.train import PreciseBatchNorm
+    train = make_tf_dataset(prep, "train", cfg.batch_size, shuffle=True, seed=cfg.seed)
+    precise = [PreciseBatchNorm(train, -(-cfg.precise_bn // cfg.batch_size))] if cfg.precise_bn > 0 else []
     stop = keras.callbacks.EarlyStopping(monitor="val_loss", patience=cfg.patience, restore_best_weights=True)
-    h = model.fit(make_tf_dataset(prep, "train", cfg.batch_size, shuffle=True, seed=cfg.seed),
-                  validation_data=make_tf_dataset(prep, "val", cfg.batch_size), epochs=cfg.epochs,
-                  verbose=verbose, callbacks=[stop, keras.callbacks.TerminateOnNaN()])
+    h = model.fit(train, validation_data=make_tf_dataset(prep, "val", cfg.batch_size), epochs=cfg.epochs,
+                  verbose=verbose, callbacks=precise + [stop, keras.callbacks.TerminateOnNaN()])
     return model, pd.DataFrame(h.history)
 
 # %% ../nbs/23_losses.ipynb #108b24bf
