@@ -4,8 +4,8 @@ full-frame streamed prediction, with peak memory against what the in-memory path
 
 usage: python bench/bench_largegrid.py [--ny 400 --nx 400] [--start 2017-01-01 --end 2019-12-31]
                                        [--updates 3] [--tile 64] [--predict-days 16] [--dir /tmp/convda_large]
-The run is simulated once (convda.simulate.simulate_catchment, year by year, cached in --dir; its peak RSS is
-this process's). The convda part runs in
+The run is simulated once, in a child process whose peak RSS is printed (convda.simulate.simulate_catchment,
+year by year, cached in --dir). The convda part runs in
 a child process so its peak RSS is its own: open_lazy (dask, 32-day chunks) -> prepare_lazy (scalers on
 64 training days) -> fit_tiles (sequence mode on 64 x 64 tiles) -> streamed prediction of the first
 --predict-days test days on full frames (8-day chunks, state carried over).
@@ -43,17 +43,24 @@ def main():
     ap.add_argument("--updates", type=int, default=3); ap.add_argument("--tile", type=int, default=64)
     ap.add_argument("--predict-days", type=int, default=16)
     ap.add_argument("--dir", default=None); ap.add_argument("--child", action="store_true")
+    ap.add_argument("--simulate", action="store_true", help=argparse.SUPPRESS)
     a = ap.parse_args()
     a.dir = a.dir or f"/tmp/convda_large_{a.ny}x{a.nx}_{a.start}_{a.end}"
     if a.child: return child(a)
     print(C.load())
-    if not (Path(a.dir) / "convda_simulation.json").exists():
+    if a.simulate:                                            # child: simulate and cache the run
         from convda.simulate import simulate_catchment
         t = time.perf_counter()
         simulate_catchment(a.dir, ny=a.ny, nx=a.nx, start=a.start, end=a.end, spinup_years=0, missing_years=(), overwrite=True)
-        print(f"simulated {a.ny} x {a.nx}, {a.start}..{a.end} in {time.perf_counter() - t:.0f} s -> {a.dir}", flush=True)
         print(f"RESULT simulate_catchment {a.ny} x {a.nx}, {a.start}..{a.end}: peak RSS {C.peak_rss_gb():.2f} GB, "
-              f"{time.perf_counter() - t:.0f} s", flush=True)
+              f"{time.perf_counter() - t:.0f} s -> {a.dir}", flush=True)
+        return 0
+    if not (Path(a.dir) / "convda_simulation.json").exists():   # in a child: Linux keeps a parent's peak RSS across fork + exec
+        sim = subprocess.run([sys.executable, __file__, "--simulate", "--dir", a.dir, "--ny", str(a.ny), "--nx", str(a.nx),
+                              "--start", a.start, "--end", a.end], capture_output=True, text=True)
+        line = [l for l in sim.stdout.splitlines() if l.startswith("RESULT ")]
+        if not line: print("simulation failed:", sim.stderr[-3000:]); return 1
+        print(line[0], flush=True)
     cmd = [sys.executable, __file__, "--child", "--dir", a.dir, "--updates", str(a.updates), "--tile", str(a.tile),
            "--predict-days", str(a.predict_days)]
     out = subprocess.run(cmd, capture_output=True, text=True)

@@ -9,6 +9,13 @@ usage: python bench/bench_sequence.py [--window 8] [--baseline-updates 100] [--e
 2. convda: the sequence model (same 264,001 parameters) trained on 32-day chunks (25 scored days at W=8),
    test NSE evaluated every `--eval-every` updates with the clock stopped; stops when it reaches the
    baseline's NSE or after `--budget-factor` x the baseline's training time.
+Batch normalisation: convda re-estimates the BatchNorm statistics from training batches before it
+validates (`RunConfig.precise_bn`, 256 samples), so the sequence model is scored after that
+re-estimation (11 chunks = 275 scored days, its time counted in the sequence clock). Without it, a
+model that has seen ~100 updates predicts with moving averages that still hold most of their initial
+values (momentum 0.99). The baseline is scored both ways (plain Keras, and with the same
+re-estimation from 64 batches of 4, its time added to the baseline's); the target is the better of the
+two NSEs, so the sequence model must beat the baseline at its best.
 Prints both training times, both NSEs, the time-to-accuracy ratio, and the test-year prediction times
 (W-day windows vs one streamed pass).
 """
@@ -53,9 +60,13 @@ def main():
     t_base = time.perf_counter() - t
     predict(base, prep, "test", batch_size=cfg.batch_size)           # trace once outside the clock
     t = time.perf_counter(); p_base = predict(base, prep, "test", batch_size=cfg.batch_size); t_pred_base = time.perf_counter() - t
-    nse_base = score(p_base)
-    print(f"baseline (window, batch {cfg.batch_size}): {a.baseline_updates} updates in {t_base:.0f} s, test NSE {nse_base:.4f}; "
-          f"test-year prediction {t_pred_base:.1f} s")
+    nse_plain = score(p_base)
+    from convda.train import recalibrate_batchnorm
+    t = time.perf_counter(); recalibrate_batchnorm(base, train.take(64)); t_bn = time.perf_counter() - t
+    nse_pbn = score(predict(base, prep, "test", batch_size=cfg.batch_size))
+    nse_base = max(nse_plain, nse_pbn); t_base += t_bn if nse_pbn > nse_plain else 0.0
+    print(f"baseline (window, batch {cfg.batch_size}): {a.baseline_updates} updates in {t_base:.0f} s, test NSE {nse_plain:.4f} plain, "
+          f"{nse_pbn:.4f} with BatchNorm statistics re-estimated ({t_bn:.1f} s); test-year prediction {t_pred_base:.1f} s")
 
     # convda: sequence mode
     clock = dict(train=0.0, last=None, reached=None, nse=[], stop=False)
@@ -64,15 +75,19 @@ def main():
         now = time.perf_counter(); clock["train"] += now - clock["last"]
         stop = clock["train"] > budget
         if step % a.eval_every == 0 or stop:
+            t = time.perf_counter()
+            recalibrate_batchnorm(model, (chunk_arrays(prep, bn_starts[i:i + 1], n) for i in range(11)))
+            clock["train"] += time.perf_counter() - t                # part of convda's training cost
             v = score(predict_sequence(model, prep, "test")); clock["nse"].append((step, clock["train"], v))
             print(f"  sequence: update {step}, {clock['train']:.0f} s training, test NSE {v:.4f}", flush=True)
             if v >= nse_base and clock["reached"] is None: clock["reached"] = (step, clock["train"], v); stop = True
         clock["last"] = time.perf_counter()
         return stop
-    from convda.sequence import sequence_model_from_config, chunk_days_for
+    from convda.sequence import sequence_model_from_config, chunk_days_for, chunk_starts, chunk_arrays, valid_days
     set_seed(cfg.seed, deterministic=False)
     model = sequence_model_from_config(cfg, ny, nx, prep.mask, lr=a.seq_lr)
     n = chunk_days_for(cfg.window, a.chunk_days)
+    bn_starts = np.random.default_rng(1).permutation(chunk_starts(valid_days(prep, "train"), n, cfg.window, cfg.lead))[:11]
     fit_sequence(prep, cfg, chunk_days=a.chunk_days, chunk_batch=a.chunk_batch, epochs=1, max_updates=1,
                  validate=False, model=model, verbose=0)               # trace/compile outside the clock (1 extra update)
     predict_sequence(model, prep, "test"); predict_sequence(model, prep, "test", chunk=30)
