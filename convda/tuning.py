@@ -95,10 +95,12 @@ def make_storage(url: str, heartbeat: int | None = 60, grace: int | None = None)
     if heartbeat: kw_hb = dict(heartbeat_interval=int(heartbeat), grace_period=int(grace or 3 * heartbeat),
                                 heartbeat_stale_trial_callback=requeue_trial)
     else: kw_hb = {}
-    try: return optuna.storages.RDBStorage(url, engine_kwargs=kw, **kw_hb)
-    except Exception as err:
-        raise ConvdaError(f"cannot open the study storage ({type(err).__name__}: {err})", file=_redact(url),
-                          expected="an SQLAlchemy database URL such as sqlite:///study.db or postgresql://user:pw@host/db") from None
+    for attempt in range(5):                                  # processes opening a new database at once race to create its tables
+        try: return optuna.storages.RDBStorage(url, engine_kwargs=kw, **kw_hb)
+        except Exception as err:
+            if "already exists" in str(err) and attempt < 4: time.sleep(0.5 * (attempt + 1)); continue
+            raise ConvdaError(f"cannot open the study storage ({type(err).__name__}: {err})", file=_redact(url),
+                              expected="an SQLAlchemy database URL such as sqlite:///study.db or postgresql://user:pw@host/db") from None
 
 def requeue_trial(study: optuna.Study, trial) -> None:
     "Put the grid point of a dead (failed) trial back in the queue; other methods just leave it failed."

@@ -24,10 +24,30 @@ def _complete_per_point(study):
     return Counter(json.dumps(t.params, sort_keys=True) for t in study.get_trials() if t.state == TrialState.COMPLETE)
 
 
-def _n_complete(url, name):
-    try: s = optuna.load_study(study_name=name, storage=url)
-    except KeyError: return 0
-    return sum(t.state == TrialState.COMPLETE for t in s.get_trials(deepcopy=False))
+def _n_state(url, name, state="COMPLETE"):
+    "Trials of study `name` in `state`, read-only (opening an Optuna storage would create tables while the worker does)."
+    import sqlite3
+    path = url[len("sqlite:///"):]
+    if not os.path.exists(path): return 0
+    con = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
+    try:
+        return con.execute("SELECT COUNT(*) FROM trials t JOIN studies s ON t.study_id = s.study_id "
+                           "WHERE s.study_name = ? AND t.state = ?", (name, state)).fetchone()[0]
+    except sqlite3.OperationalError: return 0               # tables not created yet
+    finally: con.close()
+
+
+def test_new_database_opened_by_several_processes_at_once(tmp_path):
+    "Processes that open the same new SQLite study database at the same moment all get a storage."
+    url = f"sqlite:///{tmp_path / 'race.db'}"
+    code = ("import sys, time; from convda.tuning import make_storage; t = float(sys.argv[2]); "
+            "time.sleep(max(0.0, t - time.time())); make_storage(sys.argv[1]); print('ok')")
+    start = str(time.time() + 3.0)
+    procs = [subprocess.Popen([sys.executable, "-c", code, url, start], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+             for _ in range(4)]
+    outs = [p.communicate(timeout=120) for p in procs]
+    for p, (out, err) in zip(procs, outs):
+        assert p.returncode == 0 and out.decode().strip() == "ok", err.decode()[-2000:]
 
 
 def test_import_does_not_load_tensorflow():
@@ -44,7 +64,7 @@ def test_killed_grid_resumes_exactly_once(tmp_path, killed_jobs):
                             start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     t0 = time.time()
     try:
-        while _n_complete(url, "kill") < 4:
+        while _n_state(url, "kill") < 4 or _n_state(url, "kill", "RUNNING") < 1:   # killed in the middle of a trial
             assert proc.poll() is None, proc.stderr.read().decode()[-3000:]
             assert time.time() - t0 < 120, "the search did not start"
             time.sleep(0.1)
