@@ -98,7 +98,8 @@ def make_storage(url: str, heartbeat: int | None = 60, grace: int | None = None)
     for attempt in range(5):                                  # processes opening a new database at once race to create its tables
         try: return optuna.storages.RDBStorage(url, engine_kwargs=kw, **kw_hb)
         except Exception as err:
-            if "already exists" in str(err) and attempt < 4: time.sleep(0.5 * (attempt + 1)); continue
+            racing = any(k in str(err) for k in ("already exists", "UNIQUE constraint failed", "duplicate key"))
+            if racing and attempt < 4: time.sleep(0.5 * (attempt + 1)); continue
             raise ConvdaError(f"cannot open the study storage ({type(err).__name__}: {err})", file=_redact(url),
                               expected="an SQLAlchemy database URL such as sqlite:///study.db or postgresql://user:pw@host/db") from None
 
