@@ -4,7 +4,7 @@
 
 # %% ../nbs/20_tuning.ipynb #da01cabe
 from __future__ import annotations
-import dataclasses, itertools, json, logging, math, multiprocessing as mp, os, shutil, socket, sys, threading, time
+import dataclasses, datetime, itertools, json, logging, math, multiprocessing as mp, os, shutil, socket, sys, threading, time
 from pathlib import Path
 import numpy as np
 import pandas as pd
@@ -18,10 +18,10 @@ warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning
 warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed to be used with Study.optimize")
 
 # %% auto #0
-__all__ = ['HYPERPARAMS', 'GRIDS', 'TUNING_PROFILES', 'load_grid', 'grid_points', 'point_key', 'default_storage', 'make_storage',
-           'requeue_trial', 'recover_stale_trials', 'make_pruner', 'load_search', 'open_search', 'suggest_params',
-           'run_trial', 'run_worker', 'run_search', 'quadratic_objective', 'trials_frame', 'eq7_spearman',
-           'spearman_table', 'spearman_matrix', 'plot_spearman', 'epochs_to_reach', 'compare_searches',
+__all__ = ['HYPERPARAMS', 'GRIDS', 'TUNING_PROFILES', 'CLAIM_S', 'load_grid', 'grid_points', 'point_key', 'default_storage',
+           'make_storage', 'requeue_trial', 'recover_stale_trials', 'make_pruner', 'load_search', 'open_search',
+           'suggest_params', 'run_trial', 'run_worker', 'run_search', 'quadratic_objective', 'trials_frame',
+           'eq7_spearman', 'spearman_table', 'spearman_matrix', 'plot_spearman', 'epochs_to_reach', 'compare_searches',
            'ConvLSTMObjective', 'write_experiment', 'tuning_config', 'run_tuning', 'print_tuning_summary']
 
 # %% ../nbs/20_tuning.ipynb #d35df413
@@ -120,12 +120,25 @@ def _pid_alive(pid: int) -> bool:
     try: return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] != "Z"
     except OSError: return True
 
+CLAIM_S = 20.0   # a worker writes its host and pid on a trial it claimed within milliseconds
+
+def _claim_age(t) -> float:
+    "Seconds since trial `t` was claimed (set RUNNING)."
+    return (datetime.datetime.now() - t.datetime_start).total_seconds() if t.datetime_start else math.inf
+
+def _young_unowned(study: optuna.Study) -> list[int]:
+    "RUNNING trials claimed less than CLAIM_S ago whose worker has not yet written its host and pid."
+    return [t.number for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+            if not t.user_attrs.get("pid") and _claim_age(t) < CLAIM_S]
+
 def recover_stale_trials(study: optuna.Study) -> list[int]:
-    "Fail the RUNNING trials whose process died (same host: dead pid; any host: no heartbeat); re-queue grid points."
+    "Fail the RUNNING trials whose process died (same host: dead pid; any host: no heartbeat or no owner); re-queue grid points."
     storage, host, failed = study._storage, socket.gethostname(), []
     for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         u = t.user_attrs
-        if u.get("host") != host or not u.get("pid") or u["pid"] == os.getpid() or _pid_alive(u["pid"]): continue
+        if not u.get("pid"):                       # claimed, but its worker died before writing who it is
+            if _claim_age(t) < CLAIM_S: continue
+        elif u.get("host") != host or u["pid"] == os.getpid() or _pid_alive(u["pid"]): continue
         try: ok = storage.set_trial_state_values(t._trial_id, state=TrialState.FAIL)
         except optuna.exceptions.UpdateFinishedTrialError: continue
         if ok: failed.append(t.number); requeue_trial(study, storage.get_trial(t._trial_id))
@@ -235,7 +248,9 @@ def _n_counted(study) -> int:
 def run_trial(study: optuna.Study, trial: optuna.Trial, objective, worker: int = 0, log=print) -> TrialState:
     "Run `objective` on one trial and tell the study how it ended."
     space = study.user_attrs["space"]
-    trial.set_user_attr("host", socket.gethostname()); trial.set_user_attr("pid", os.getpid()); trial.set_user_attr("worker", worker)
+    try: trial.set_user_attr("pid", os.getpid()); trial.set_user_attr("host", socket.gethostname()); trial.set_user_attr("worker", worker)
+    except optuna.exceptions.UpdateFinishedTrialError:     # held up past CLAIM_S and failed as orphaned: its point is queued again
+        log(f"[tuning] trial {trial.number} was taken back before it started"); return TrialState.FAIL
     t0, value, state = time.time(), None, TrialState.COMPLETE
     with _Heartbeat(study._storage, trial._trial_id):
         try:
@@ -290,7 +305,9 @@ def run_worker(storage, study_name: str, objective, n_trials: int | None = None,
         if n_trials is not None and _n_counted(study) >= n_trials: break
         if method == "grid":
             tid = _pop_queued(study)
-            if tid is None: break
+            if tid is None:
+                if _young_unowned(study): time.sleep(1.0); continue     # a claim whose worker may have died: wait to tell
+                break
             trial = optuna.Trial(study, tid)
         else: trial = study.ask()
         state = run_trial(study, trial, objective, worker)

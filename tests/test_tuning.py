@@ -87,6 +87,25 @@ def test_killed_grid_resumes_exactly_once(tmp_path, killed_jobs):
     assert retried == {t.number for t in failed}                                 # each killed point queued again
 
 
+def test_worker_killed_between_claim_and_owner_resumes_exactly_once(tmp_path, monkeypatch):
+    "A worker SIGKILLed after claiming a grid point but before writing its host and pid: the point still runs once."
+    import functools, convda.tuning as tu
+    url = f"sqlite:///{tmp_path / 'study.db'}"
+    code = ("import sys, os, signal; from convda.tuning import open_search, load_grid, _pop_queued; "
+            "s = open_search(sys.argv[1], 'claim', 'grid', load_grid({'lr': [0.01, 0.001], 'dropout': [0.1, 0.3]})); "
+            "assert _pop_queued(s) is not None; os.kill(os.getpid(), signal.SIGKILL)")
+    p = subprocess.run([sys.executable, "-c", code, url], capture_output=True)
+    assert p.returncode == -signal.SIGKILL, p.stderr.decode()[-2000:]
+    monkeypatch.setattr(tu, "CLAIM_S", 1.5)
+    s = tu.run_search(url, "claim", functools.partial(tu.quadratic_objective, sleep=0.01), "grid",
+                      {"lr": [0.01, 0.001], "dropout": [0.1, 0.3]}, verbose=False)
+    per_point = _complete_per_point(s)
+    assert len(per_point) == 4 and set(per_point.values()) == {1}, per_point
+    failed = [t for t in s.get_trials() if t.state == TrialState.FAIL]
+    assert len(failed) == 1 and "pid" not in failed[0].user_attrs
+    assert not s.get_trials(states=(TrialState.RUNNING, TrialState.WAITING))
+
+
 def test_heartbeat_fails_and_requeues_a_trial_from_another_machine(tmp_path):
     "A RUNNING trial of another host whose heartbeat stopped is failed after the grace period and re-queued."
     from convda.tuning import make_storage, open_search, _pop_queued, recover_stale_trials, load_grid
