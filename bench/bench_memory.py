@@ -31,7 +31,10 @@ def child(mode, W, steps, data, quick, spinup_grad=False):
     set_seed(0, deterministic=False)
     if mode == "sequence":
         from convda.sequence import fit_sequence
-        fit_sequence(prep, cfg, epochs=1, max_updates=steps, validate=False, verbose=0, spinup_grad=spinup_grad)
+        # 1 x 32-day chunk per update, as recorded in bench/README.md (the defaults since, 4 x max(16, W + 15) days,
+        # keep 64 scored days of activations instead of 25: more memory, still independent of W)
+        fit_sequence(prep, cfg, chunk_days=32, chunk_batch=1, epochs=1, max_updates=steps, validate=False, verbose=0,
+                     spinup_grad=spinup_grad)
     else:
         from convda.model import model_from_config
         model = model_from_config(cfg, ny, nx, prep.mask)

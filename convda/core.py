@@ -134,9 +134,10 @@ class RunConfig(Config):
     max_train_samples: int | None = None # subsample training days (quick profile)
     profile: str = "paper"
     mode: str = "window"                 # "window" (paper: W days -> next day) or "sequence" (each day computed once)
-    chunk_days: int = 32                 # sequence mode: days per training chunk (after a W-day spin-up)
-    chunk_batch: int = 1                 # sequence mode: chunks per update
+    chunk_days: int = 16                 # sequence mode: days per training chunk, grown to W + 15 (16 scored days after a W-day spin-up)
+    chunk_batch: int = 4                 # sequence mode: chunks per update (of different seasons: BatchNorm's batch statistics)
     precise_bn: int = 256                # training samples that re-estimate BatchNorm statistics each epoch (0 = Keras' moving averages)
+    head_init: str = "auto"              # "glorot" (Keras, as the paper), "mean" (ReLU head starts at the mean target), "auto": mean in sequence mode
 
     def __post_init__(self):
         "Validate values that have a fixed set of choices."
@@ -146,6 +147,7 @@ class RunConfig(Config):
             if getattr(self, k) < 1: raise ConfigError(f"{k} must be >= 1", variable=k, expected="a positive integer")
         if self.mode not in ("window", "sequence"): raise ConfigError(f"unknown mode {self.mode!r}", variable="mode", expected="'window' or 'sequence'")
         if self.lead < 0: raise ConfigError("lead must be >= 0", variable="lead", expected="0 or 1")
+        if self.head_init not in ("auto", "glorot", "mean"): raise ConfigError(f"unknown head_init {self.head_init!r}", variable="head_init", expected="'auto', 'glorot' or 'mean'")
         if self.precise_bn < 0: raise ConfigError("precise_bn must be >= 0", variable="precise_bn", expected="a number of training samples, 0 to turn it off")
 
 # %% ../nbs/00_core.ipynb #58c9d74f

@@ -12,7 +12,7 @@ from keras import layers, ops
 from .core import ConfigError, RunConfig
 
 # %% auto #0
-__all__ = ['MaskedMSE', 'masked_mse', 'build_model', 'model_from_config']
+__all__ = ['MaskedMSE', 'masked_mse', 'build_model', 'model_from_config', 'init_head', 'head_init_for']
 
 # %% ../nbs/11_model.ipynb #837c75e9
 @keras.saving.register_keras_serializable(package="convda", name="MaskedMSE")
@@ -79,3 +79,18 @@ def model_from_config(cfg: RunConfig, ny: int, nx: int, mask=None, n_channels: i
     return build_model(n_channels=n_channels, ny=ny, nx=nx, window=None, filters=cfg.filters, kernel=cfg.kernel,
                        head_kernel=cfg.head_kernel, dropout=cfg.dropout, recurrent_dropout=cfg.recurrent_dropout,
                        lr=cfg.lr, mask=mask, loss=cfg.loss if loss is None else loss)
+
+# %% ../nbs/11_model.ipynb #767138e2
+def init_head(model: keras.Model, y_mean: float, scale: float = 0.1) -> keras.Model:
+    "Start the ReLU head at the mean target: bias `y_mean`, kernel scaled by `scale` (the model is changed in place)."
+    head = model.get_layer("conv2d")
+    w, b = head.get_weights()
+    if not np.isfinite(y_mean): raise ConfigError(f"the mean target is {y_mean}", variable="y_mean", expected="a finite number (scaled targets lie in [0, 1])")
+    head.set_weights([w * float(scale), np.full_like(b, float(y_mean))])
+    return model
+
+def head_init_for(cfg: RunConfig) -> str:
+    "The head initialisation a run uses: cfg.head_init, with 'auto' = 'mean' in sequence mode and 'glorot' in window mode."
+    if cfg.head_init != "auto": return cfg.head_init
+    return "mean" if cfg.mode == "sequence" else "glorot"
+

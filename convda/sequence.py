@@ -11,8 +11,8 @@ import pandas as pd
 import keras
 from keras import layers, ops
 from .core import ConfigError, DataError, RunConfig, set_seed, get_logger
-from .model import build_model
-from .train import recalibrate_batchnorm
+from .model import build_model, init_head, head_init_for
+from .train import recalibrate_batchnorm, train_target_mean
 
 # %% auto #0
 __all__ = ['SequenceMaskedMSE', 'build_sequence_model', 'sequence_model_from_config', 'copy_weights', 'valid_days',
@@ -118,7 +118,7 @@ def chunk_arrays(prep, starts, n_days: int):
     return x, y
 
 # %% ../nbs/15_sequence.ipynb #8b408d6c
-def chunk_days_for(window: int, chunk_days: int = 32, min_targets: int = 16) -> int:
+def chunk_days_for(window: int, chunk_days: int = 16, min_targets: int = 16) -> int:
     "Chunk length: `chunk_days`, grown to keep `min_targets` scored days when the window is long."
     return max(int(chunk_days), int(window) + int(min_targets) - 1)
 
@@ -168,15 +168,19 @@ def truncated_update(model: keras.Model, spinup: int):
     update.train_model, update.spin_model = train, spin
     return update
 
-def fit_sequence(prep, cfg: RunConfig | None = None, chunk_days: int = 32, chunk_batch: int = 1, lr=None,
+def fit_sequence(prep, cfg: RunConfig | None = None, chunk_days: int | None = None, chunk_batch: int | None = None, lr=None,
                  epochs=None, time_budget=None, max_updates=None, on_update=None, validate: bool = True,
                  model=None, verbose: int = 1, log=None, spinup_grad: bool = False):
-    "Train the sequence model on `prep`'s training days (spin-up forward only unless `spinup_grad`); returns (model, history DataFrame)."
+    "Train the sequence model on `prep`'s training days (chunk size and batch from `cfg` unless given; spin-up forward only unless `spinup_grad`); returns (model, history DataFrame)."
     cfg = cfg or prep.cfg; log = log or get_logger("convda.sequence")
+    chunk_days = cfg.chunk_days if chunk_days is None else int(chunk_days)
+    chunk_batch = cfg.chunk_batch if chunk_batch is None else int(chunk_batch)
+    if chunk_batch < 1: raise ConfigError(f"chunk_batch must be >= 1, got {chunk_batch}", variable="chunk_batch", expected="chunks per update, e.g. 4")
     ny, nx = prep.mask.shape
     if model is None:                                         # a model passed in just trains on (no reseeding: no retrace)
         set_seed(cfg.seed, deterministic=False)
         model = sequence_model_from_config(cfg, ny, nx, prep.mask, n_channels=prep.x.shape[-1], lr=lr)
+        if head_init_for(cfg) == "mean": init_head(model, train_target_mean(prep))   # no dead ReLU head (11_model)
     n = chunk_days_for(cfg.window, chunk_days)
     update = (lambda x, y: float(model.train_on_batch(x, y))) if spinup_grad else truncated_update(model, cfg.window)
     valid = valid_days(prep, "train")

@@ -10,11 +10,11 @@ import numpy as np
 import pandas as pd
 import keras
 from .core import ConfigError, DataError, TrainingError, RunConfig, get_logger, set_seed, drop_file_handler
-from .model import model_from_config
+from .model import model_from_config, init_head, head_init_for
 
 # %% auto #0
-__all__ = ['NaNGuard', 'ResumableEarlyStopping', 'EpochLog', 'recalibrate_batchnorm', 'PreciseBatchNorm', 'fit', 'run_dir_state',
-           'train_run']
+__all__ = ['NaNGuard', 'ResumableEarlyStopping', 'EpochLog', 'train_target_mean', 'recalibrate_batchnorm', 'PreciseBatchNorm',
+           'fit', 'run_dir_state', 'train_run']
 
 # %% ../nbs/12_train.ipynb #1783b05f
 class NaNGuard(keras.callbacks.TerminateOnNaN):
@@ -69,6 +69,12 @@ class EpochLog(keras.callbacks.Callback):
         self.log.info(f"epoch {epoch + 1}/{self.epochs}: {vals} ({time.perf_counter() - self._t0:.1f} s)")
 
 # %% ../nbs/12_train.ipynb #554fbaba
+def train_target_mean(prep) -> float:
+    "Mean scaled target over the basin cells of the training days (where `init_head` starts the head)."
+    y = np.asarray(prep.y[np.asarray(prep.indices["train"])])[:, prep.mask]
+    if not np.isfinite(y).any(): raise DataError("the training targets hold no finite value", variable="train", expected="finite scaled targets on basin cells")
+    return float(np.nanmean(y))
+
 def recalibrate_batchnorm(model, dataset, max_batches: int | None = None) -> int:
     "Set every BatchNormalization layer's moving mean/variance to the mean of its batch statistics over `dataset`; returns the batches used."
     import tensorflow as tf
@@ -142,6 +148,7 @@ def fit(prep, cfg: RunConfig, run_dir, verbose=1, callbacks=None, log: logging.L
         from convda.losses import loss_for
         loss = loss_for(cfg, prep)
     model = model_from_config(cfg, ny, nx, prep.mask, n_channels=prep.x.shape[-1], loss=loss)
+    if head_init_for(cfg) == "mean": init_head(model, train_target_mean(prep))   # (a resumed fit restores its weights)
     train = make_tf_dataset(prep, "train", cfg.batch_size, shuffle=True, seed=cfg.seed)
     val = make_tf_dataset(prep, "val", cfg.batch_size, shuffle=False)
     guard = NaNGuard()
@@ -185,7 +192,8 @@ def run_dir_state(run_dir, cfg: RunConfig, overwrite: bool = False) -> str:
     cfg_file = run_dir / "config.json"
     old = json.loads(cfg_file.read_text()) if cfg_file.exists() else {}
     new = cfg.to_dict()
-    diff = sorted(k for k in set(old) | set(new) if old.get(k, "<missing>") != new.get(k, "<missing>"))
+    defaults = RunConfig().to_dict()                      # a key an older run folder lacks counts as its default
+    diff = sorted(k for k in set(old) | set(new) if old.get(k, defaults.get(k, "<missing>")) != new.get(k, "<missing>"))
     if diff:
         what = "a finished model (model.keras)" if state == "finished" else "an interrupted fit (backup/)"
         raise ConfigError(f"the run folder holds {what} trained with another configuration "
