@@ -126,10 +126,9 @@ def _claim_age(t) -> float:
     "Seconds since trial `t` was claimed (set RUNNING)."
     return (datetime.datetime.now() - t.datetime_start).total_seconds() if t.datetime_start else math.inf
 
-def _young_unowned(study: optuna.Study) -> list[int]:
-    "RUNNING trials claimed less than CLAIM_S ago whose worker has not yet written its host and pid."
-    return [t.number for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
-            if not t.user_attrs.get("pid") and _claim_age(t) < CLAIM_S]
+def _unowned(study: optuna.Study) -> list[int]:
+    "RUNNING trials whose worker has not (yet) written its host and pid: young ones may be starting, old ones died."
+    return [t.number for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)) if not t.user_attrs.get("pid")]
 
 def recover_stale_trials(study: optuna.Study) -> list[int]:
     "Fail the RUNNING trials whose process died (same host: dead pid; any host: no heartbeat or no owner); re-queue grid points."
@@ -306,7 +305,7 @@ def run_worker(storage, study_name: str, objective, n_trials: int | None = None,
         if method == "grid":
             tid = _pop_queued(study)
             if tid is None:
-                if _young_unowned(study): time.sleep(1.0); continue     # a claim whose worker may have died: wait to tell
+                if _unowned(study): time.sleep(1.0); continue     # a claim whose worker may have died: recover_stale_trials tells once it is CLAIM_S old
                 break
             trial = optuna.Trial(study, tid)
         else: trial = study.ask()
