@@ -43,6 +43,9 @@ def main():
     ap.add_argument("--no-window-mean", action="store_true", help="skip the window-mode run with the head at the mean")
     ap.add_argument("--budget-factor", type=float, default=1.0)
     ap.add_argument("--seeds", type=int, nargs="+", default=[0], help="sequence-mode runs, one per seed (the baseline uses RunConfig.seed)")
+    ap.add_argument("--ema", type=float, default=None, help="score the sequence model's exponential moving average of weights (Adam use_ema, this momentum)")
+    ap.add_argument("--target-nse", type=float, default=None, help="skip the baseline: its NSE measured earlier on this machine (needs --target-time)")
+    ap.add_argument("--target-time", type=float, default=None, help="skip the baseline: its time in s measured earlier on this machine")
     ap.add_argument("--after", type=int, default=0, help="evaluations to go on with after reaching the target (does it stay there?)")
     ap.add_argument("--quick", action="store_true", help="tiny synthetic run (smoke test)")
     a = ap.parse_args()
@@ -62,22 +65,28 @@ def main():
     ny, nx = prep.mask.shape
     score = lambda p: float(nse(p.observed.values[:, prep.mask], p.predicted.values[:, prep.mask]))
 
-    # baseline: window mode, batch 4
-    set_seed(cfg.seed, deterministic=False)
-    base = model_from_config(cfg, ny, nx, prep.mask)
-    train = make_tf_dataset(prep, "train", cfg.batch_size, shuffle=True, seed=cfg.seed).repeat()
-    base.fit(train.take(1), epochs=1, verbose=0)                    # trace/compile outside the clock
-    t = time.perf_counter(); base.fit(train, steps_per_epoch=a.baseline_updates, epochs=1, verbose=0)
-    t_base = time.perf_counter() - t
-    predict(base, prep, "test", batch_size=cfg.batch_size)           # trace once outside the clock
-    t = time.perf_counter(); p_base = predict(base, prep, "test", batch_size=cfg.batch_size); t_pred_base = time.perf_counter() - t
-    nse_plain = score(p_base)
     from convda.train import recalibrate_batchnorm
-    t = time.perf_counter(); recalibrate_batchnorm(base, train.take(64)); t_bn = time.perf_counter() - t
-    nse_pbn = score(predict(base, prep, "test", batch_size=cfg.batch_size))
-    nse_base = max(nse_plain, nse_pbn); t_base += t_bn if nse_pbn > nse_plain else 0.0
-    print(f"baseline (window, batch {cfg.batch_size}): {a.baseline_updates} updates in {t_base:.0f} s, test NSE {nse_plain:.4f} plain, "
-          f"{nse_pbn:.4f} with BatchNorm statistics re-estimated ({t_bn:.1f} s); test-year prediction {t_pred_base:.1f} s")
+    train = make_tf_dataset(prep, "train", cfg.batch_size, shuffle=True, seed=cfg.seed).repeat()
+    if a.target_nse is not None:
+        nse_base, t_base, t_pred_base = a.target_nse, a.target_time, float("nan")
+        print(f"baseline not run: target NSE {nse_base:.4f} and time {t_base:.0f} s given")
+    else:
+        # baseline: window mode, batch 4
+        set_seed(cfg.seed, deterministic=False)
+        base = model_from_config(cfg, ny, nx, prep.mask)
+        train = make_tf_dataset(prep, "train", cfg.batch_size, shuffle=True, seed=cfg.seed).repeat()
+        base.fit(train.take(1), epochs=1, verbose=0)                    # trace/compile outside the clock
+        t = time.perf_counter(); base.fit(train, steps_per_epoch=a.baseline_updates, epochs=1, verbose=0)
+        t_base = time.perf_counter() - t
+        predict(base, prep, "test", batch_size=cfg.batch_size)           # trace once outside the clock
+        t = time.perf_counter(); p_base = predict(base, prep, "test", batch_size=cfg.batch_size); t_pred_base = time.perf_counter() - t
+        nse_plain = score(p_base)
+        from convda.train import recalibrate_batchnorm
+        t = time.perf_counter(); recalibrate_batchnorm(base, train.take(64)); t_bn = time.perf_counter() - t
+        nse_pbn = score(predict(base, prep, "test", batch_size=cfg.batch_size))
+        nse_base = max(nse_plain, nse_pbn); t_base += t_bn if nse_pbn > nse_plain else 0.0
+        print(f"baseline (window, batch {cfg.batch_size}): {a.baseline_updates} updates in {t_base:.0f} s, test NSE {nse_plain:.4f} plain, "
+              f"{nse_pbn:.4f} with BatchNorm statistics re-estimated ({t_bn:.1f} s); test-year prediction {t_pred_base:.1f} s")
 
     # convda: sequence mode, once per seed
     from convda.sequence import sequence_model_from_config, chunk_days_for, chunk_starts, chunk_arrays, valid_days
@@ -93,6 +102,9 @@ def main():
             stop = clock["train"] > budget
             if step % a.eval_every == 0 or stop:
                 w = model.get_weights()
+                if a.ema:                                                   # score the averaged weights
+                    opt = model.optimizer
+                    for v, e in zip(opt._trainable_variables, opt._model_variables_moving_average): v.assign(e)
                 t = time.perf_counter()
                 recalibrate_batchnorm(model, (chunk_arrays(prep, bn_starts[i:i + 1], n) for i in range(len(bn_starts))))
                 t_model = clock["train"] + time.perf_counter() - t          # training + the one re-estimation of this model
@@ -106,6 +118,7 @@ def main():
             return stop
         set_seed(seed, deterministic=False)
         model = init_head(sequence_model_from_config(cfg, ny, nx, prep.mask, lr=a.seq_lr), train_target_mean(prep))
+        if a.ema: model.compile(optimizer=keras.optimizers.Adam(a.seq_lr, use_ema=True, ema_momentum=a.ema), loss=model.loss)
         fit_sequence(prep, cfg, chunk_days=a.chunk_days, chunk_batch=a.chunk_batch, epochs=1, max_updates=1,
                      validate=False, model=model, verbose=0)               # trace/compile outside the clock (1 extra update)
         predict_sequence(model, prep, "test"); predict_sequence(model, prep, "test", chunk=30)
