@@ -199,6 +199,10 @@ def fit_sequence(prep, cfg: RunConfig | None = None, chunk_days: int | None = No
             if on_update is not None and on_update(step, model): stop = True
             if (time_budget and time.perf_counter() - t0 > time_budget) or (max_updates and step >= max_updates): stop = True
             if stop: break
+        nonfinite = [w.path for w in model.weights if not np.isfinite(keras.ops.convert_to_numpy(w)).all()]
+        if nonfinite:                                         # a fused conv + ReLU can turn NaN into 0 and keep the loss finite (12_train)
+            raise DataError(f"training diverged: non-finite weights after epoch {epoch + 1} ({', '.join(nonfinite[:3])})",
+                            variable="lr", expected=f"a lower learning rate than {cfg.lr:g}")
         if cfg.precise_bn > 0:                                # BatchNorm statistics of the current weights, before validating
             k = min(len(starts), -(-cfg.precise_bn // (n - cfg.window + 1)))
             recalibrate_batchnorm(model, (chunk_arrays(prep, starts[i:i + chunk_batch], n) for i in range(0, k, chunk_batch)))

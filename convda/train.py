@@ -18,15 +18,24 @@ __all__ = ['NaNGuard', 'ResumableEarlyStopping', 'EpochLog', 'train_target_mean'
 
 # %% ../nbs/12_train.ipynb #1783b05f
 class NaNGuard(keras.callbacks.TerminateOnNaN):
-    "TerminateOnNaN that remembers where the loss went non-finite (epoch, batch, value)."
+    "TerminateOnNaN that remembers where the loss went non-finite (epoch, batch, value), and checks the weights after every epoch."
     def on_train_begin(self, logs=None): self.bad, self._epoch = None, 0
     def on_epoch_begin(self, epoch, logs=None): self._epoch = epoch
     def on_batch_end(self, batch, logs=None):
         "Stop training at the first NaN or infinite batch loss."
         loss = (logs or {}).get("loss")
         if loss is not None and not np.isfinite(loss) and self.bad is None:
-            self.bad = dict(epoch=self._epoch + 1, batch=int(batch) + 1, loss=float(loss))
+            self.bad = dict(epoch=self._epoch + 1, batch=int(batch) + 1, loss=float(loss),
+                            what=f"non-finite loss at epoch {self._epoch + 1}, batch {int(batch) + 1} (loss={float(loss)})")
         super().on_batch_end(batch, logs)
+    def on_epoch_end(self, epoch, logs=None):
+        "Stop training when a weight is NaN or infinite even though the loss looks finite."
+        bad = [w.path for w in self.model.weights if not np.isfinite(keras.ops.convert_to_numpy(w)).all()]
+        if bad and self.bad is None:
+            self.bad = dict(epoch=epoch + 1, batch=None, loss=None,
+                            what=f"non-finite weights after epoch {epoch + 1} ({', '.join(bad[:3])}{', ...' if len(bad) > 3 else ''}) "
+                                 "although the loss stayed finite")
+            self.model.stop_training = True
 
 class ResumableEarlyStopping(keras.callbacks.EarlyStopping):
     "EarlyStopping whose state (best value, best epoch and weights, patience count) survives an interrupted fit."
@@ -163,9 +172,8 @@ def fit(prep, cfg: RunConfig, run_dir, verbose=1, callbacks=None, log: logging.L
     model.fit(train, validation_data=val, epochs=cfg.epochs, verbose=verbose, callbacks=cbs, shuffle=False)  # the dataset shuffles
     hist = _history_frame(hist_csv)
     if guard.bad is not None or (len(hist) and not np.isfinite(hist["val_loss"].astype(float)).all()):
-        where = (f"at epoch {guard.bad['epoch']}, batch {guard.bad['batch']} (loss={guard.bad['loss']})"
-                 if guard.bad else "in the validation loss")
-        raise TrainingError(f"training diverged: non-finite loss {where}", variable="lr",
+        what = guard.bad["what"] if guard.bad else "non-finite loss in the validation loss"
+        raise TrainingError(f"training diverged: {what}", variable="lr",
                             expected=f"finite losses; try a lower learning rate than {cfg.lr:g} or check the inputs for NaN")
     hist.to_csv(hist_csv, index=False)
     hist.attrs.update(best_epoch=int(hist["val_loss"].idxmin()) if len(hist) else None, resumed_at=start,
