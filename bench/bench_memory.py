@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Peak memory of a one-epoch fit on the full 31-year default run at W = 8, 21, 90: baseline vs convda.
 
-usage: python bench/bench_memory.py [--windows 8 21 90] [--steps 3] [--max-gb 4] [--modes ...] [--spinup-grad] [--quick]
+usage: python bench/bench_memory.py [--windows 8 21 90] [--steps 3] [--max-gb 4] [--modes ...] [--spinup-grad] [--defaults] [--quick]
 
 Each measurement runs in a fresh child process (peak RSS = ru_maxrss of that child), on the full
 31-year data pipeline (`prepare` of the whole record); only the number of updates of the epoch is
@@ -12,7 +12,8 @@ subsampled (`--steps`, via steps_per_epoch), which does not change what is held 
 - convda window: the same model on lazy windows (`convda.preprocess.make_tf_dataset`), batch 4.
 - convda sequence: sequence mode (`convda.sequence.fit_sequence`), one 32-day chunk per update
   (grown to W + 15 days for long windows); the W - 1 spin-up days of each chunk run forward only
-  (truncated backprop, the default), or with `--spinup-grad` backprop through the whole chunk.
+  (truncated backprop, the default), or with `--spinup-grad` backprop through the whole chunk;
+  `--defaults`: the RunConfig chunking instead (4 chunks of max(16, W + 15) days per update).
 """
 import argparse, json, os, subprocess, sys, time
 from pathlib import Path
@@ -21,7 +22,7 @@ import _common as C
 
 FRAME = 46 * 43 * 4 * 4          # bytes of one day's input frame (float32)
 
-def child(mode, W, steps, data, quick, spinup_grad=False):
+def child(mode, W, steps, data, quick, spinup_grad=False, defaults=False):
     "One measurement; prints a JSON line."
     import numpy as np
     from convda.core import RunConfig, set_seed
@@ -33,8 +34,8 @@ def child(mode, W, steps, data, quick, spinup_grad=False):
         from convda.sequence import fit_sequence
         # 1 x 32-day chunk per update, as recorded in bench/README.md (the defaults since, 4 x max(16, W + 15) days,
         # keep 64 scored days of activations instead of 25: more memory, still independent of W)
-        fit_sequence(prep, cfg, chunk_days=32, chunk_batch=1, epochs=1, max_updates=steps, validate=False, verbose=0,
-                     spinup_grad=spinup_grad)
+        fit_sequence(prep, cfg, chunk_days=None if defaults else 32, chunk_batch=None if defaults else 1, epochs=1,
+                     max_updates=steps, validate=False, verbose=0, spinup_grad=spinup_grad)
     else:
         from convda.model import model_from_config
         model = model_from_config(cfg, ny, nx, prep.mask)
@@ -66,9 +67,10 @@ def main():
     ap.add_argument("--data", default=None)
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--spinup-grad", action="store_true", help="sequence mode: backprop through the spin-up days too")
+    ap.add_argument("--defaults", action="store_true", help="sequence mode with the RunConfig chunk defaults (4 x max(16, W + 15) days)")
     ap.add_argument("--child", nargs=2, metavar=("MODE", "W"))
     a = ap.parse_args()
-    if a.child: return child(a.child[0], int(a.child[1]), a.steps, a.data, a.quick, a.spinup_grad)
+    if a.child: return child(a.child[0], int(a.child[1]), a.steps, a.data, a.quick, a.spinup_grad, a.defaults)
     print(C.load(), f"; MemAvailable {mem_available_gb():.1f} GB")
     n_train = 7299 if not a.quick else 1000          # what prepare gives at W=8 (21 years, 1997 dropped)
     res = {}
@@ -79,7 +81,7 @@ def main():
                 print(f"baseline W={W}: not run, the windows array alone needs {need:.1f} GB "
                       f"({n_train} x {W} x 46 x 43 x 4 float32; MemAvailable {mem_available_gb():.1f} GB, --max-gb {a.max_gb})", flush=True)
                 res[(mode, W)] = None; continue
-            cmd = [sys.executable, __file__, "--child", mode, str(W), "--steps", str(a.steps)] + (["--data", a.data] if a.data else []) + (["--quick"] if a.quick else []) + (["--spinup-grad"] if a.spinup_grad else [])
+            cmd = [sys.executable, __file__, "--child", mode, str(W), "--steps", str(a.steps)] + (["--data", a.data] if a.data else []) + (["--quick"] if a.quick else []) + (["--spinup-grad"] if a.spinup_grad else []) + (["--defaults"] if a.defaults else [])
             out = subprocess.run(cmd, capture_output=True, text=True)
             line = [l for l in out.stdout.splitlines() if l.startswith("RESULT ")]
             if not line:
