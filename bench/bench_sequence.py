@@ -74,14 +74,12 @@ def main():
         # baseline: window mode, batch 4
         set_seed(cfg.seed, deterministic=False)
         base = model_from_config(cfg, ny, nx, prep.mask)
-        train = make_tf_dataset(prep, "train", cfg.batch_size, shuffle=True, seed=cfg.seed).repeat()
         base.fit(train.take(1), epochs=1, verbose=0)                    # trace/compile outside the clock
         t = time.perf_counter(); base.fit(train, steps_per_epoch=a.baseline_updates, epochs=1, verbose=0)
         t_base = time.perf_counter() - t
         predict(base, prep, "test", batch_size=cfg.batch_size)           # trace once outside the clock
         t = time.perf_counter(); p_base = predict(base, prep, "test", batch_size=cfg.batch_size); t_pred_base = time.perf_counter() - t
         nse_plain = score(p_base)
-        from convda.train import recalibrate_batchnorm
         t = time.perf_counter(); recalibrate_batchnorm(base, train.take(64)); t_bn = time.perf_counter() - t
         nse_pbn = score(predict(base, prep, "test", batch_size=cfg.batch_size))
         nse_base = max(nse_plain, nse_pbn); t_base += t_bn if nse_pbn > nse_plain else 0.0

@@ -12,7 +12,7 @@ import keras
 from keras import layers, ops
 from .core import ConfigError, DataError, RunConfig, set_seed, get_logger
 from .model import build_model, init_head, head_init_for
-from .train import recalibrate_batchnorm, train_target_mean
+from .train import recalibrate_batchnorm, train_target_mean, nonfinite_weights
 
 # %% auto #0
 __all__ = ['SequenceMaskedMSE', 'build_sequence_model', 'sequence_model_from_config', 'copy_weights', 'valid_days',
@@ -199,7 +199,7 @@ def fit_sequence(prep, cfg: RunConfig | None = None, chunk_days: int | None = No
             if on_update is not None and on_update(step, model): stop = True
             if (time_budget and time.perf_counter() - t0 > time_budget) or (max_updates and step >= max_updates): stop = True
             if stop: break
-        nonfinite = [w.path for w in model.weights if not np.isfinite(keras.ops.convert_to_numpy(w)).all()]
+        nonfinite = nonfinite_weights(model)
         if nonfinite:                                         # a fused conv + ReLU can turn NaN into 0 and keep the loss finite (12_train)
             raise DataError(f"training diverged: non-finite weights after epoch {epoch + 1} ({', '.join(nonfinite[:3])})",
                             variable="lr", expected=f"a lower learning rate than {cfg.lr:g}")

@@ -13,10 +13,14 @@ from .core import ConfigError, DataError, TrainingError, RunConfig, get_logger, 
 from .model import model_from_config, init_head, head_init_for
 
 # %% auto #0
-__all__ = ['NaNGuard', 'ResumableEarlyStopping', 'EpochLog', 'train_target_mean', 'recalibrate_batchnorm', 'PreciseBatchNorm',
-           'fit', 'run_dir_state', 'train_run']
+__all__ = ['nonfinite_weights', 'NaNGuard', 'ResumableEarlyStopping', 'EpochLog', 'train_target_mean', 'recalibrate_batchnorm',
+           'PreciseBatchNorm', 'fit', 'run_dir_state', 'train_run']
 
 # %% ../nbs/12_train.ipynb #1783b05f
+def nonfinite_weights(model) -> list[str]:
+    "Paths of the model's weights that hold a NaN or an infinite value."
+    return [w.path for w in model.weights if not np.isfinite(keras.ops.convert_to_numpy(w)).all()]
+
 class NaNGuard(keras.callbacks.TerminateOnNaN):
     "TerminateOnNaN that remembers where the loss went non-finite (epoch, batch, value), and checks the weights after every epoch."
     def on_train_begin(self, logs=None): self.bad, self._epoch = None, 0
@@ -30,7 +34,7 @@ class NaNGuard(keras.callbacks.TerminateOnNaN):
         super().on_batch_end(batch, logs)
     def on_epoch_end(self, epoch, logs=None):
         "Stop training when a weight is NaN or infinite even though the loss looks finite."
-        bad = [w.path for w in self.model.weights if not np.isfinite(keras.ops.convert_to_numpy(w)).all()]
+        bad = nonfinite_weights(self.model)
         if bad and self.bad is None:
             self.bad = dict(epoch=epoch + 1, batch=None, loss=None,
                             what=f"non-finite weights after epoch {epoch + 1} ({', '.join(bad[:3])}{', ...' if len(bad) > 3 else ''}) "
