@@ -138,6 +138,8 @@ class RunConfig(Config):
     chunk_batch: int = 4                 # sequence mode: chunks per update (of different seasons: BatchNorm's batch statistics)
     precise_bn: int = 256                # training samples that re-estimate BatchNorm statistics each epoch (0 = Keras' moving averages)
     head_init: str = "auto"              # "glorot" (Keras, as the paper), "mean" (ReLU head starts at the mean target), "auto": mean in sequence mode
+    head_activation: str = "auto"        # "relu" (the paper), "softplus" (non-negative, never dead), "auto": softplus in sequence mode
+    lr_schedule: str = "constant"        # "constant" (the paper) or "cosine" (decay to lr / 100 over the planned updates)
 
     def __post_init__(self):
         "Validate values that have a fixed set of choices."
@@ -148,6 +150,8 @@ class RunConfig(Config):
         if self.mode not in ("window", "sequence"): raise ConfigError(f"unknown mode {self.mode!r}", variable="mode", expected="'window' or 'sequence'")
         if self.lead < 0: raise ConfigError("lead must be >= 0", variable="lead", expected="0 or 1")
         if self.head_init not in ("auto", "glorot", "mean"): raise ConfigError(f"unknown head_init {self.head_init!r}", variable="head_init", expected="'auto', 'glorot' or 'mean'")
+        if self.head_activation not in ("auto", "relu", "softplus"): raise ConfigError(f"unknown head_activation {self.head_activation!r}", variable="head_activation", expected="'auto', 'relu' or 'softplus'")
+        if self.lr_schedule not in ("constant", "cosine"): raise ConfigError(f"unknown lr_schedule {self.lr_schedule!r}", variable="lr_schedule", expected="'constant' or 'cosine'")
         if self.precise_bn < 0: raise ConfigError("precise_bn must be >= 0", variable="precise_bn", expected="a number of training samples, 0 to turn it off")
 
 # %% ../nbs/00_core.ipynb #58c9d74f

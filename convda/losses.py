@@ -138,13 +138,13 @@ def loss_for(cfg: RunConfig, prep) -> keras.losses.Loss:
 def fit_with_loss(prep, cfg: RunConfig, loss=None, verbose: int = 0):
     "Train the model of `cfg` on `prep` with `loss` (default `loss_for(cfg, prep)`); returns (model, history)."
     from convda.core import set_seed
-    from convda.model import build_model
+    from convda.model import build_model, head_activation_for
     from convda.preprocess import make_tf_dataset
     set_seed(cfg.seed)
     loss = loss if loss is not None else loss_for(cfg, prep)
     ny, nx = prep.mask.shape
     model = build_model(prep.x.shape[-1], ny, nx, None, cfg.filters, cfg.kernel, cfg.head_kernel, cfg.dropout,
-                        cfg.recurrent_dropout, cfg.lr, prep.mask, loss=loss)
+                        cfg.recurrent_dropout, cfg.lr, prep.mask, loss=loss, head_activation=head_activation_for(cfg))
     from convda.train import PreciseBatchNorm
     train = make_tf_dataset(prep, "train", cfg.batch_size, shuffle=True, seed=cfg.seed)
     precise = [PreciseBatchNorm(train, -(-cfg.precise_bn // cfg.batch_size))] if cfg.precise_bn > 0 else []

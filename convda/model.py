@@ -12,7 +12,8 @@ from keras import layers, ops
 from .core import ConfigError, RunConfig
 
 # %% auto #0
-__all__ = ['MaskedMSE', 'masked_mse', 'build_model', 'model_from_config', 'init_head', 'head_init_for']
+__all__ = ['MaskedMSE', 'masked_mse', 'check_head_activation', 'head_activation_for', 'build_model', 'model_from_config',
+           'optimizer_for', 'init_head', 'head_init_for']
 
 # %% ../nbs/11_model.ipynb #837c75e9
 @keras.saving.register_keras_serializable(package="convda", name="MaskedMSE")
@@ -51,11 +52,22 @@ def _loss_for(loss, mask):
         except ValueError: raise ConfigError(f"unknown loss {loss!r}", variable="loss", expected="'mse' or a Keras loss name/object") from None
     return loss
 
+def check_head_activation(name: str) -> str:
+    "Check a head activation name: 'relu' (the paper) or 'softplus'."
+    if name not in ("relu", "softplus"): raise ConfigError(f"unknown head activation {name!r}", variable="head_activation", expected="'relu' or 'softplus'")
+    return name
+
+def head_activation_for(cfg: RunConfig) -> str:
+    "The head activation a run uses: cfg.head_activation, with 'auto' = 'softplus' in sequence mode and 'relu' (the paper) in window mode."
+    if cfg.head_activation != "auto": return cfg.head_activation
+    return "softplus" if cfg.mode == "sequence" else "relu"
+
 def build_model(n_channels: int = 4, ny: int = 46, nx: int = 43, window: int | None = None,
                 filters=(32, 64), kernel: int = 3, head_kernel: int = 3, dropout: float = 0.1,
-                recurrent_dropout: float = 0.1, lr: float = 1e-3, mask=None, loss="mse") -> keras.Model:
-    "The Table 1 ConvLSTM: len(filters) ConvLSTM2D+BatchNorm blocks and a ReLU Conv2D head, compiled with Adam."
+                recurrent_dropout: float = 0.1, lr: float = 1e-3, mask=None, loss="mse", head_activation: str = "relu") -> keras.Model:
+    "The Table 1 ConvLSTM: len(filters) ConvLSTM2D+BatchNorm blocks and a ReLU (or softplus) Conv2D head, compiled with Adam."
     filters = tuple(int(f) for f in filters)
+    check_head_activation(head_activation)
     if not filters or min(filters) < 1: raise ConfigError(f"filters must be positive integers, got {filters}", variable="filters")
     for k, v in (("kernel", kernel), ("head_kernel", head_kernel)):
         if int(v) < 1: raise ConfigError(f"{k} must be >= 1", variable=k, expected="odd integer such as 1 or 3")
@@ -68,7 +80,7 @@ def build_model(n_channels: int = 4, ny: int = 46, nx: int = 43, window: int | N
         h = layers.ConvLSTM2D(f, (kernel, kernel), padding="same", return_sequences=i < len(filters) - 1,
                               dropout=dropout, recurrent_dropout=recurrent_dropout, name=f"conv_lstm2d{sfx}")(h)
         h = layers.BatchNormalization(name=f"batch_normalization{sfx}")(h)
-    out = layers.Conv2D(1, (head_kernel, head_kernel), padding="same", activation="relu", name="conv2d")(h)
+    out = layers.Conv2D(1, (head_kernel, head_kernel), padding="same", activation=head_activation, name="conv2d")(h)
     model = keras.Model(inp, out, name="convlstm")
     model.compile(optimizer=keras.optimizers.Adam(learning_rate=lr), loss=_loss_for(loss, mask))
     return model
@@ -78,15 +90,24 @@ def model_from_config(cfg: RunConfig, ny: int, nx: int, mask=None, n_channels: i
     "Build and compile the model a `RunConfig` describes for an (ny, nx) grid (`loss` overrides `cfg.loss`)."
     return build_model(n_channels=n_channels, ny=ny, nx=nx, window=None, filters=cfg.filters, kernel=cfg.kernel,
                        head_kernel=cfg.head_kernel, dropout=cfg.dropout, recurrent_dropout=cfg.recurrent_dropout,
-                       lr=cfg.lr, mask=mask, loss=cfg.loss if loss is None else loss)
+                       lr=cfg.lr, mask=mask, loss=cfg.loss if loss is None else loss, head_activation=head_activation_for(cfg))
+
+def optimizer_for(cfg: RunConfig, updates: int, lr: float | None = None) -> keras.optimizers.Optimizer:
+    "Adam at `lr` (default cfg.lr), constant or, with cfg.lr_schedule='cosine', decaying to lr / 100 over `updates` updates."
+    lr = cfg.lr if lr is None else float(lr)
+    if cfg.lr_schedule == "constant": return keras.optimizers.Adam(learning_rate=lr)
+    if int(updates) < 1: raise ConfigError(f"a cosine schedule needs the planned number of updates, got {updates}", variable="lr_schedule", expected="updates >= 1")
+    return keras.optimizers.Adam(learning_rate=keras.optimizers.schedules.CosineDecay(lr, int(updates), alpha=0.01))
 
 # %% ../nbs/11_model.ipynb #767138e2
 def init_head(model: keras.Model, y_mean: float, scale: float = 0.1) -> keras.Model:
-    "Start the ReLU head at the mean target: bias `y_mean`, kernel scaled by `scale` (the model is changed in place)."
+    "Start the head at the mean target: its output at `y_mean` (ReLU or softplus), kernel scaled by `scale` (in place)."
     head = model.get_layer("conv2d")
     w, b = head.get_weights()
     if not np.isfinite(y_mean): raise ConfigError(f"the mean target is {y_mean}", variable="y_mean", expected="a finite number (scaled targets lie in [0, 1])")
-    head.set_weights([w * float(scale), np.full_like(b, float(y_mean))])
+    act = head.get_config()["activation"]
+    bias = float(y_mean) if act == "relu" else float(np.log(np.expm1(max(float(y_mean), 1e-6))))   # softplus(bias) = y_mean
+    head.set_weights([w * float(scale), np.full_like(b, bias)])
     return model
 
 def head_init_for(cfg: RunConfig) -> str:

@@ -11,7 +11,7 @@ import pandas as pd
 import keras
 from keras import layers, ops
 from .core import ConfigError, DataError, RunConfig, set_seed, get_logger
-from .model import build_model, init_head, head_init_for
+from .model import build_model, init_head, head_init_for, head_activation_for, check_head_activation, optimizer_for
 from .train import recalibrate_batchnorm, train_target_mean, nonfinite_weights
 
 # %% auto #0
@@ -47,9 +47,10 @@ class SequenceMaskedMSE(keras.losses.Loss):
 # %% ../nbs/15_sequence.ipynb #0198454d
 def build_sequence_model(n_channels: int = 4, ny: int = 46, nx: int = 43, filters=(32, 64), kernel: int = 3,
                          head_kernel: int = 3, dropout: float = 0.1, recurrent_dropout: float = 0.1, lr: float = 1e-3,
-                         mask=None, spinup: int = 8, stream: bool = False) -> keras.Model:
+                         mask=None, spinup: int = 8, stream: bool = False, head_activation: str = "relu") -> keras.Model:
     "Table 1 ConvLSTM with every layer on every time step; compiled with the spin-up-masked MSE (not for `stream`)."
     filters = tuple(int(f) for f in filters)
+    check_head_activation(head_activation)
     if not filters or min(filters) < 1: raise ConfigError(f"filters must be positive integers, got {filters}", variable="filters")
     if mask is not None and np.asarray(mask).shape != (ny, nx):
         raise ConfigError(f"mask shape {np.asarray(mask).shape} does not match the grid ({ny}, {nx})", variable="mask")
@@ -65,7 +66,7 @@ def build_sequence_model(n_channels: int = 4, ny: int = 46, nx: int = 43, filter
         else:
             h = lstm(h)
         h = layers.BatchNormalization(name=f"batch_normalization{sfx}")(h)
-    out = layers.Conv3D(1, (1, head_kernel, head_kernel), padding="same", activation="relu", name="conv2d",
+    out = layers.Conv3D(1, (1, head_kernel, head_kernel), padding="same", activation=head_activation, name="conv2d",
                         dtype="float32")(h)            # per step; float32 output under mixed precision
     if stream: return keras.Model([inp] + state_in, [out] + state_out, name="convlstm_stream")
     model = keras.Model(inp, out, name="convlstm_sequence")
@@ -76,7 +77,8 @@ def build_sequence_model(n_channels: int = 4, ny: int = 46, nx: int = 43, filter
 def sequence_model_from_config(cfg: RunConfig, ny: int, nx: int, mask=None, n_channels: int = 4, lr=None) -> keras.Model:
     "The sequence model a `RunConfig` describes (spin-up = cfg.window)."
     return build_sequence_model(n_channels, ny, nx, cfg.filters, cfg.kernel, cfg.head_kernel, cfg.dropout,
-                                cfg.recurrent_dropout, cfg.lr if lr is None else lr, mask, spinup=cfg.window)
+                                cfg.recurrent_dropout, cfg.lr if lr is None else lr, mask, spinup=cfg.window,
+                                head_activation=head_activation_for(cfg))
 
 def copy_weights(src: keras.Model, dst: keras.Model) -> keras.Model:
     "Copy all weights (in order) from `src` to `dst`, which must have the same shapes (window <-> sequence <-> stream)."
@@ -85,6 +87,9 @@ def copy_weights(src: keras.Model, dst: keras.Model) -> keras.Model:
     if len(a) != len(b) or not all(same(u, v) for u, v in zip(a, b)):
         raise ConfigError("the two models have different weight shapes", variable="filters/kernel/head_kernel",
                           expected=f"{[w.shape for w in b]}, got {[w.shape for w in a]}")
+    act = lambda m: m.get_layer("conv2d").get_config()["activation"] if "conv2d" in [l.name for l in m.layers] else None
+    if act(src) != act(dst):
+        raise ConfigError(f"the heads differ: {act(src)} -> {act(dst)}", variable="head_activation", expected=f"the same head activation ({act(src)})")
     dst.set_weights([u.reshape(v.shape) for u, v in zip(a, b)])
     return dst
 
@@ -177,11 +182,15 @@ def fit_sequence(prep, cfg: RunConfig | None = None, chunk_days: int | None = No
     chunk_batch = cfg.chunk_batch if chunk_batch is None else int(chunk_batch)
     if chunk_batch < 1: raise ConfigError(f"chunk_batch must be >= 1, got {chunk_batch}", variable="chunk_batch", expected="chunks per update, e.g. 4")
     ny, nx = prep.mask.shape
+    fresh = model is None
     if model is None:                                         # a model passed in just trains on (no reseeding: no retrace)
         set_seed(cfg.seed, deterministic=False)
         model = sequence_model_from_config(cfg, ny, nx, prep.mask, n_channels=prep.x.shape[-1], lr=lr)
         if head_init_for(cfg) == "mean": init_head(model, train_target_mean(prep))   # no dead ReLU head (11_model)
     n = chunk_days_for(cfg.window, chunk_days)
+    if cfg.lr_schedule != "constant" and fresh:               # cosine over the planned updates (11_model)
+        per_epoch = -(-len(chunk_starts(valid_days(prep, "train"), n, cfg.window, cfg.lead)) // chunk_batch)
+        model.compile(optimizer=optimizer_for(cfg, max_updates or per_epoch * (epochs or cfg.epochs), lr), loss=model.loss)
     update = (lambda x, y: float(model.train_on_batch(x, y))) if spinup_grad else truncated_update(model, cfg.window)
     valid = valid_days(prep, "train")
     rng = np.random.default_rng(cfg.seed)
@@ -223,9 +232,9 @@ def stream_model(model: keras.Model) -> keras.Model:
     inp = model.inputs[0]
     _, ny, nx, c = inp.shape[1:]                              # (time, ny, nx, C) for both kinds
     lstm = [l for l in model.layers if isinstance(l, layers.ConvLSTM2D)]
-    hk = model.get_layer("conv2d").kernel_size[-1]            # Conv2D (window) or Conv3D (sequence) head
-    s = build_sequence_model(c, ny, nx, tuple(l.filters for l in lstm), lstm[0].kernel_size[0], hk,
-                             dropout=0.0, recurrent_dropout=0.0, stream=True)
+    head = model.get_layer("conv2d")                          # Conv2D (window) or Conv3D (sequence) head
+    s = build_sequence_model(c, ny, nx, tuple(l.filters for l in lstm), lstm[0].kernel_size[0], head.kernel_size[-1],
+                             dropout=0.0, recurrent_dropout=0.0, stream=True, head_activation=head.get_config()["activation"])
     return copy_weights(model, s)
 
 def _runs(idx: np.ndarray) -> list:

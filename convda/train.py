@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import keras
 from .core import ConfigError, DataError, TrainingError, RunConfig, get_logger, set_seed, drop_file_handler
-from .model import model_from_config, init_head, head_init_for
+from .model import model_from_config, init_head, head_init_for, optimizer_for
 
 # %% auto #0
 __all__ = ['nonfinite_weights', 'NaNGuard', 'ResumableEarlyStopping', 'EpochLog', 'train_target_mean', 'recalibrate_batchnorm',
@@ -162,6 +162,8 @@ def fit(prep, cfg: RunConfig, run_dir, verbose=1, callbacks=None, log: logging.L
         loss = loss_for(cfg, prep)
     model = model_from_config(cfg, ny, nx, prep.mask, n_channels=prep.x.shape[-1], loss=loss)
     if head_init_for(cfg) == "mean": init_head(model, train_target_mean(prep))   # (a resumed fit restores its weights)
+    if cfg.lr_schedule != "constant":                     # cosine over all planned epochs (11_model); a resumed fit restores the step
+        model.compile(optimizer=optimizer_for(cfg, cfg.epochs * -(-len(prep.indices["train"]) // cfg.batch_size)), loss=model.loss)
     train = make_tf_dataset(prep, "train", cfg.batch_size, shuffle=True, seed=cfg.seed)
     val = make_tf_dataset(prep, "val", cfg.batch_size, shuffle=False)
     guard = NaNGuard()
