@@ -156,14 +156,14 @@ def fit_tiles(prep, cfg: RunConfig | None = None, tile: int = 64, chunk_days: in
               updates: int = 10, lr=None, seed: int = 0, on_update=None):
     "Sequence-mode training on random tiles of a (lazy) `Prepared`; returns the tile model (fully convolutional)."
     from convda.sequence import build_sequence_model, chunk_starts, valid_days, chunk_days_for
-    from convda.model import head_activation_for
+    from convda.model import head_activation_for, optimizer_for
     cfg = cfg or prep.cfg; rng = np.random.default_rng(seed)
     tile = min(tile, *prep.mask.shape)
     keras.utils.set_random_seed(seed)
     model = build_sequence_model(prep.x.shape[-1], tile, tile, cfg.filters, cfg.kernel, cfg.head_kernel, cfg.dropout,
                                  cfg.recurrent_dropout, cfg.lr if lr is None else lr, mask=None, spinup=cfg.window,
                                  head_activation=head_activation_for(cfg))
-    model.compile(optimizer=keras.optimizers.Adam(cfg.lr if lr is None else lr), loss=TileMaskedMSE(cfg.window))
+    model.compile(optimizer=optimizer_for(cfg, updates, lr), loss=TileMaskedMSE(cfg.window))   # constant or cosine (RunConfig.lr_schedule)
     n = chunk_days_for(cfg.window, chunk_days)
     starts = chunk_starts(valid_days(prep, "train"), n, cfg.window, cfg.lead)
     if len(starts) == 0: raise DataError(f"no training chunk of {n} days", variable="train")
