@@ -176,7 +176,8 @@ def fit_tiles(prep, cfg: RunConfig | None = None, tile: int = 64, chunk_days: in
 def full_grid_model(model, prep):
     "A sequence model on `prep`'s full grid with `model`'s (tile) weights."
     from convda.sequence import build_sequence_model, copy_weights
+    from convda.model import head_activation_of
     ny, nx = prep.mask.shape; cfg = prep.cfg
     full = build_sequence_model(prep.x.shape[-1], ny, nx, cfg.filters, cfg.kernel, cfg.head_kernel, 0.0, 0.0,
-                                mask=prep.mask, spinup=cfg.window, head_activation=model.get_layer("conv2d").get_config()["activation"])
+                                mask=prep.mask, spinup=cfg.window, head_activation=head_activation_of(model))
     return copy_weights(model, full)

@@ -13,7 +13,7 @@ from .core import ConfigError, RunConfig
 
 # %% auto #0
 __all__ = ['MaskedMSE', 'masked_mse', 'check_head_activation', 'head_activation_for', 'build_model', 'model_from_config',
-           'optimizer_for', 'init_head', 'head_init_for']
+           'optimizer_for', 'head_activation_of', 'init_head', 'head_init_for']
 
 # %% ../nbs/11_model.ipynb #837c75e9
 @keras.saving.register_keras_serializable(package="convda", name="MaskedMSE")
@@ -100,13 +100,17 @@ def optimizer_for(cfg: RunConfig, updates: int, lr: float | None = None) -> kera
     return keras.optimizers.Adam(learning_rate=keras.optimizers.schedules.CosineDecay(lr, int(updates), alpha=0.01))
 
 # %% ../nbs/11_model.ipynb #767138e2
+def head_activation_of(model: keras.Model) -> str | None:
+    "The activation of a model's head (the layer named 'conv2d'), None if it has none."
+    names = [l.name for l in model.layers]
+    return model.get_layer("conv2d").get_config()["activation"] if "conv2d" in names else None
+
 def init_head(model: keras.Model, y_mean: float, scale: float = 0.1) -> keras.Model:
     "Start the head at the mean target: its output at `y_mean` (ReLU or softplus), kernel scaled by `scale` (in place)."
     head = model.get_layer("conv2d")
     w, b = head.get_weights()
     if not np.isfinite(y_mean): raise ConfigError(f"the mean target is {y_mean}", variable="y_mean", expected="a finite number (scaled targets lie in [0, 1])")
-    act = head.get_config()["activation"]
-    bias = float(y_mean) if act == "relu" else float(np.log(np.expm1(max(float(y_mean), 1e-6))))   # softplus(bias) = y_mean
+    bias = float(y_mean) if head_activation_of(model) == "relu" else float(np.log(np.expm1(max(float(y_mean), 1e-6))))   # softplus(bias) = y_mean
     head.set_weights([w * float(scale), np.full_like(b, bias)])
     return model
 

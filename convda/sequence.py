@@ -11,7 +11,7 @@ import pandas as pd
 import keras
 from keras import layers, ops
 from .core import ConfigError, DataError, RunConfig, set_seed, get_logger
-from .model import build_model, init_head, head_init_for, head_activation_for, check_head_activation, optimizer_for
+from .model import build_model, init_head, head_init_for, head_activation_for, check_head_activation, optimizer_for, head_activation_of
 from .train import recalibrate_batchnorm, train_target_mean, nonfinite_weights
 
 # %% auto #0
@@ -87,9 +87,9 @@ def copy_weights(src: keras.Model, dst: keras.Model) -> keras.Model:
     if len(a) != len(b) or not all(same(u, v) for u, v in zip(a, b)):
         raise ConfigError("the two models have different weight shapes", variable="filters/kernel/head_kernel",
                           expected=f"{[w.shape for w in b]}, got {[w.shape for w in a]}")
-    act = lambda m: m.get_layer("conv2d").get_config()["activation"] if "conv2d" in [l.name for l in m.layers] else None
-    if act(src) != act(dst):
-        raise ConfigError(f"the heads differ: {act(src)} -> {act(dst)}", variable="head_activation", expected=f"the same head activation ({act(src)})")
+    a_src, a_dst = head_activation_of(src), head_activation_of(dst)
+    if a_src != a_dst:
+        raise ConfigError(f"the heads differ: {a_src} -> {a_dst}", variable="head_activation", expected=f"the same head activation ({a_src})")
     dst.set_weights([u.reshape(v.shape) for u, v in zip(a, b)])
     return dst
 
@@ -188,11 +188,11 @@ def fit_sequence(prep, cfg: RunConfig | None = None, chunk_days: int | None = No
         model = sequence_model_from_config(cfg, ny, nx, prep.mask, n_channels=prep.x.shape[-1], lr=lr)
         if head_init_for(cfg) == "mean": init_head(model, train_target_mean(prep))   # no dead ReLU head (11_model)
     n = chunk_days_for(cfg.window, chunk_days)
+    valid = valid_days(prep, "train")
     if cfg.lr_schedule != "constant" and fresh:               # cosine over the planned updates (11_model)
-        per_epoch = -(-len(chunk_starts(valid_days(prep, "train"), n, cfg.window, cfg.lead)) // chunk_batch)
+        per_epoch = -(-len(chunk_starts(valid, n, cfg.window, cfg.lead)) // chunk_batch)
         model.compile(optimizer=optimizer_for(cfg, max_updates or per_epoch * (epochs or cfg.epochs), lr), loss=model.loss)
     update = (lambda x, y: float(model.train_on_batch(x, y))) if spinup_grad else truncated_update(model, cfg.window)
-    valid = valid_days(prep, "train")
     rng = np.random.default_rng(cfg.seed)
     rows, best, best_w, wait, step, t0 = [], np.inf, None, 0, 0, time.perf_counter()
     stop = False
@@ -234,7 +234,7 @@ def stream_model(model: keras.Model) -> keras.Model:
     lstm = [l for l in model.layers if isinstance(l, layers.ConvLSTM2D)]
     head = model.get_layer("conv2d")                          # Conv2D (window) or Conv3D (sequence) head
     s = build_sequence_model(c, ny, nx, tuple(l.filters for l in lstm), lstm[0].kernel_size[0], head.kernel_size[-1],
-                             dropout=0.0, recurrent_dropout=0.0, stream=True, head_activation=head.get_config()["activation"])
+                             dropout=0.0, recurrent_dropout=0.0, stream=True, head_activation=head_activation_of(model))
     return copy_weights(model, s)
 
 def _runs(idx: np.ndarray) -> list:
