@@ -15,9 +15,9 @@ from .model import build_model, init_head, head_init_for, head_activation_for, c
 from .train import recalibrate_batchnorm, train_target_mean, nonfinite_weights
 
 # %% auto #0
-__all__ = ['SequenceMaskedMSE', 'build_sequence_model', 'sequence_model_from_config', 'copy_weights', 'valid_days',
-           'chunk_starts', 'chunk_arrays', 'chunk_days_for', 'from_state_model', 'truncated_update', 'fit_sequence',
-           'stream_model', 'predict_days', 'predict_sequence']
+__all__ = ['SPINUP_BN', 'SequenceMaskedMSE', 'build_sequence_model', 'sequence_model_from_config', 'copy_weights', 'valid_days',
+           'chunk_starts', 'chunk_arrays', 'chunk_days_for', 'from_state_model', 'check_spinup_bn', 'truncated_update',
+           'fit_sequence', 'stream_model', 'predict_days', 'predict_sequence']
 
 # %% ../nbs/15_sequence.ipynb #623cdf05
 @keras.saving.register_keras_serializable(package="convda", name="SequenceMaskedMSE")
@@ -155,12 +155,27 @@ def from_state_model(model: keras.Model) -> keras.Model:
     m.compile(optimizer=model.optimizer, loss=loss)             # one optimizer: Adam moments carry over
     return m
 
-def truncated_update(model: keras.Model, spinup: int):
-    "An update function (x, y) -> loss on chunks (B, n, ...): days < spinup-1 forward only (inference mode), backprop on the rest from the carried states."
+SPINUP_BN = ("batch", "moving")
+
+def check_spinup_bn(name: str) -> str:
+    "Validate how the forward-only spin-up normalises: 'batch' (its own batch statistics) or 'moving' (the moving statistics)."
+    if name not in SPINUP_BN: raise ConfigError(f"unknown spinup_bn {name!r}", variable="spinup_bn", expected=f"one of {SPINUP_BN}")
+    return name
+
+def truncated_update(model: keras.Model, spinup: int, spinup_bn: str = "batch"):
+    "An update function (x, y) -> loss on chunks (B, n, ...): days < spinup-1 forward only (no gradient), backprop on the rest from the carried states."
+    import tensorflow as tf
     k = int(spinup) - 1
     if k < 0: raise ConfigError("spinup must be >= 1", variable="spinup", expected="the window length W")
+    check_spinup_bn(spinup_bn)
     train = from_state_model(model)
-    spin = stream_model(model) if k > 0 else None
+    spin = stream_model(model) if k > 0 else None             # no dropout: the stream copy is built without it
+    if spin is not None and spinup_bn == "batch":             # training-mode BatchNorm on the copy: batch statistics, the copy's moving ones are overwritten next update
+        fwd = tf.function(lambda inp: spin(inp, training=True), reduce_retracing=True)
+        spin_forward = lambda inp: [np.asarray(s) for s in fwd([tf.convert_to_tensor(a) for a in inp])[1:]]
+    elif spin is not None:
+        spin_forward = lambda inp: [np.asarray(s) for s in spin.predict_on_batch(inp)[1:]]
+    else: spin_forward = None
     def update(x, y) -> float:
         "One training update on chunks `x` (B, n, ny, nx, C), targets `y` (B, n, ny, nx, 1)."
         if x.shape[1] <= k: raise ConfigError(f"chunk of {x.shape[1]} days has no scored day after a {k}-day spin-up", variable="chunk_days")
@@ -168,15 +183,15 @@ def truncated_update(model: keras.Model, spinup: int):
         states = [np.zeros((b, ny, nx, int(s.shape[-1])), np.float32) for s in train.inputs[1:]]
         if k > 0:
             copy_weights(model, spin)                           # current weights and batch-norm statistics
-            states = [np.asarray(s) for s in spin.predict_on_batch([x[:, :k]] + states)[1:]]
+            states = spin_forward([x[:, :k]] + states)
         return float(train.train_on_batch([x[:, k:]] + states, y[:, k:]))
-    update.train_model, update.spin_model = train, spin
+    update.train_model, update.spin_model, update.spin_forward = train, spin, spin_forward
     return update
 
 def fit_sequence(prep, cfg: RunConfig | None = None, chunk_days: int | None = None, chunk_batch: int | None = None, lr=None,
                  epochs=None, time_budget=None, max_updates=None, on_update=None, validate: bool = True,
-                 model=None, verbose: int = 1, log=None, spinup_grad: bool = False):
-    "Train the sequence model on `prep`'s training days (chunk size and batch from `cfg` unless given; spin-up forward only unless `spinup_grad`); returns (model, history DataFrame)."
+                 model=None, verbose: int = 1, log=None, spinup_grad: bool = False, spinup_bn: str = "batch"):
+    "Train the sequence model on `prep`'s training days (chunk size and batch from `cfg` unless given; spin-up forward only unless `spinup_grad`, normalised as `spinup_bn`); returns (model, history DataFrame)."
     cfg = cfg or prep.cfg; log = log or get_logger("convda.sequence")
     chunk_days = cfg.chunk_days if chunk_days is None else int(chunk_days)
     chunk_batch = cfg.chunk_batch if chunk_batch is None else int(chunk_batch)
@@ -192,7 +207,8 @@ def fit_sequence(prep, cfg: RunConfig | None = None, chunk_days: int | None = No
     if cfg.lr_schedule != "constant" and fresh:               # cosine over the planned updates (11_model)
         per_epoch = -(-len(chunk_starts(valid, n, cfg.window, cfg.lead)) // chunk_batch)
         model.compile(optimizer=optimizer_for(cfg, max_updates or per_epoch * (epochs or cfg.epochs), lr), loss=model.loss)
-    update = (lambda x, y: float(model.train_on_batch(x, y))) if spinup_grad else truncated_update(model, cfg.window)
+    check_spinup_bn(spinup_bn)
+    update = (lambda x, y: float(model.train_on_batch(x, y))) if spinup_grad else truncated_update(model, cfg.window, spinup_bn)
     rng = np.random.default_rng(cfg.seed)
     rows, best, best_w, wait, step, t0 = [], np.inf, None, 0, 0, time.perf_counter()
     stop = False
