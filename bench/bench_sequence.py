@@ -2,7 +2,7 @@
 """Time to accuracy: window-mode baseline (paper, batch 4) vs convda's sequence mode, same data, same process.
 
 usage: python bench/bench_sequence.py [--window 8] [--baseline-updates 100] [--eval-every 5] [--seq-lr LR] [--seeds 0 1 2] [--after 3]
-       [--cosine N] [--select-val] [--head auto|relu|softplus] [--spinup-bn batch|moving] [--target-nse X --target-nse-eq6 Y --target-time T]
+       [--cosine N [--warmup K] [--lr-floor F]] [--dropout D] [--carry K [--carry-groups G]] [--select-val] [--head auto|relu|softplus] [--spinup-bn batch|moving] [--target-nse X --target-nse-eq6 Y --target-time T]
        [--no-window-mean] [--quick]
 
 1. Baseline: the Table 1 model in window mode, Adam, batch 4, `--baseline-updates` updates on shuffled
@@ -57,6 +57,9 @@ def main():
     ap.add_argument("--cosine", type=int, default=None, help="sequence lr: cosine decay from --seq-lr to --lr-floor x it over this many updates")
     ap.add_argument("--lr-floor", type=float, default=0.01, help="with --cosine: final lr as a fraction of --seq-lr")
     ap.add_argument("--warmup", type=int, default=0, help="with --cosine: updates of linear warm-up from lr/10 to --seq-lr first")
+    ap.add_argument("--carry", type=int, default=0, help="experiment (bench/_carry.py): carry the states over K consecutive chunks instead of a spin-up per chunk")
+    ap.add_argument("--carry-groups", type=int, default=1, help="with --carry: stretches in flight, taken in turn by the updates")
+    ap.add_argument("--dropout", type=float, default=None, help="sequence model's dropout and recurrent dropout (default: RunConfig's, 0.1)")
     ap.add_argument("--target-nse", type=float, default=None, help="skip the baseline: its NSE measured earlier on this machine (needs --target-time)")
     ap.add_argument("--target-nse-eq6", type=float, default=None, help="with --target-nse: the baseline's test NSE in Eq. 6 space")
     ap.add_argument("--target-time", type=float, default=None, help="skip the baseline: its time in s measured earlier on this machine")
@@ -71,6 +74,9 @@ def main():
     from convda.evaluate import predict
     from convda.metrics import nse
     from convda.sequence import fit_sequence, predict_sequence, predict_days, _val_loss
+    if a.carry:                                                            # experiment: states carried over chunks
+        import functools, _carry
+        fit_sequence = functools.partial(_carry.fit_carry, K=a.carry, groups=a.carry_groups)
     print(C.load())
     cfg = RunConfig(window=a.window, filters=(4, 8) if a.quick else (32, 64))
     a.chunk_days = a.chunk_days or cfg.chunk_days; a.chunk_batch = a.chunk_batch or cfg.chunk_batch; a.seq_lr = a.seq_lr or cfg.lr
@@ -123,6 +129,7 @@ def main():
     bn_starts = bn_starts[:-(-275 // (n - cfg.window + 1))]             # about 275 scored days
     budget = a.budget_factor * t_base
     scfg = cfg.replace(mode="sequence", head_activation=a.head)     # the head: RunConfig's "auto" = softplus in sequence mode
+    if a.dropout is not None: scfg = scfg.replace(dropout=a.dropout, recurrent_dropout=a.dropout)
     runs = []
     fmt = lambda v: " / ".join(f"{v[k]:.4f}" for k in SPACES)             # NSE in each scored space
     for seed in a.seeds:
@@ -158,6 +165,10 @@ def main():
         model = init_head(sequence_model_from_config(scfg, ny, nx, prep.mask, lr=a.seq_lr), train_target_mean(prep))
         if a.cosine or a.ema:
             opt = optimizer_for(scfg.replace(lr_schedule="cosine" if a.cosine else "constant"), a.cosine or 1, a.seq_lr)
+            if a.cosine and (a.warmup or a.lr_floor != 0.01):                # optimizer_for's cosine ends at lr / 100, without warm-up
+                opt = keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(
+                    a.seq_lr / 10 if a.warmup else a.seq_lr, a.cosine, alpha=a.lr_floor,
+                    warmup_target=a.seq_lr if a.warmup else None, warmup_steps=a.warmup))
             if a.ema: opt = keras.optimizers.Adam(opt._learning_rate, use_ema=True, ema_momentum=a.ema)
             model.compile(optimizer=opt, loss=model.loss)
         fit_sequence(prep, cfg, chunk_days=a.chunk_days, chunk_batch=a.chunk_batch, epochs=1, max_updates=1,
