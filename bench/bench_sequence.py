@@ -57,7 +57,7 @@ def main():
     ap.add_argument("--cosine", type=int, default=None, help="sequence lr: cosine decay from --seq-lr to --lr-floor x it over this many updates")
     ap.add_argument("--lr-floor", type=float, default=0.01, help="with --cosine: final lr as a fraction of --seq-lr")
     ap.add_argument("--warmup", type=int, default=0, help="with --cosine: updates of linear warm-up from lr/10 to --seq-lr first")
-    ap.add_argument("--carry", type=int, default=0, help="experiment (bench/_carry.py): carry the states over K consecutive chunks instead of a spin-up per chunk")
+    ap.add_argument("--carry", type=int, default=0, help="experiment (bench/_carry.py): carry the states over K consecutive chunks instead of a spin-up per chunk (the spin-up always with its own batch statistics: --spinup-bn is not used)")
     ap.add_argument("--carry-groups", type=int, default=1, help="with --carry: stretches in flight, taken in turn by the updates")
     ap.add_argument("--dropout", type=float, default=None, help="sequence model's dropout and recurrent dropout (default: RunConfig's, 0.1)")
     ap.add_argument("--target-nse", type=float, default=None, help="skip the baseline: its NSE measured earlier on this machine (needs --target-time)")
