@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Peak memory of a one-epoch fit on the full 31-year default run at W = 8, 21, 90: baseline vs convda.
 
-usage: python bench/bench_memory.py [--windows 8 21 90] [--steps 3] [--max-gb 4] [--modes ...] [--spinup-grad] [--defaults] [--quick]
+usage: python bench/bench_memory.py [--windows 8 21 90] [--steps 3] [--max-gb 4] [--modes ...] [--spinup-grad] [--defaults [--chunk-days N]] [--quick]
 
 Each measurement runs in a fresh child process (peak RSS = ru_maxrss of that child), on the full
 31-year data pipeline (`prepare` of the whole record); only the number of updates of the epoch is
@@ -22,7 +22,7 @@ import _common as C
 
 FRAME = 46 * 43 * 4 * 4          # bytes of one day's input frame (float32)
 
-def child(mode, W, steps, data, quick, spinup_grad=False, defaults=False):
+def child(mode, W, steps, data, quick, spinup_grad=False, defaults=False, chunk_days=None):
     "One measurement; prints a JSON line."
     import numpy as np
     from convda.core import RunConfig, set_seed
@@ -34,7 +34,7 @@ def child(mode, W, steps, data, quick, spinup_grad=False, defaults=False):
         from convda.sequence import fit_sequence
         # 1 x 32-day chunk per update, as recorded in bench/README.md (the defaults since, 4 x max(16, W + 15) days,
         # keep 64 scored days of activations instead of 25: more memory, still independent of W)
-        fit_sequence(prep, cfg, chunk_days=None if defaults else 32, chunk_batch=None if defaults else 1, epochs=1,
+        fit_sequence(prep, cfg, chunk_days=chunk_days if defaults else 32, chunk_batch=None if defaults else 1, epochs=1,
                      max_updates=steps, validate=False, verbose=0, spinup_grad=spinup_grad)
     else:
         from convda.model import model_from_config
@@ -68,9 +68,10 @@ def main():
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--spinup-grad", action="store_true", help="sequence mode: backprop through the spin-up days too")
     ap.add_argument("--defaults", action="store_true", help="sequence mode with the RunConfig chunk defaults (4 x max(16, W + 15) days)")
+    ap.add_argument("--chunk-days", type=int, default=None, help="with --defaults: chunks of max(this, W + 15) days instead of RunConfig.chunk_days")
     ap.add_argument("--child", nargs=2, metavar=("MODE", "W"))
     a = ap.parse_args()
-    if a.child: return child(a.child[0], int(a.child[1]), a.steps, a.data, a.quick, a.spinup_grad, a.defaults)
+    if a.child: return child(a.child[0], int(a.child[1]), a.steps, a.data, a.quick, a.spinup_grad, a.defaults, a.chunk_days)
     print(C.load(), f"; MemAvailable {mem_available_gb():.1f} GB")
     n_train = 7299 if not a.quick else 1000          # what prepare gives at W=8 (21 years, 1997 dropped)
     res = {}
@@ -81,7 +82,7 @@ def main():
                 print(f"baseline W={W}: not run, the windows array alone needs {need:.1f} GB "
                       f"({n_train} x {W} x 46 x 43 x 4 float32; MemAvailable {mem_available_gb():.1f} GB, --max-gb {a.max_gb})", flush=True)
                 res[(mode, W)] = None; continue
-            cmd = [sys.executable, __file__, "--child", mode, str(W), "--steps", str(a.steps)] + (["--data", a.data] if a.data else []) + (["--quick"] if a.quick else []) + (["--spinup-grad"] if a.spinup_grad else []) + (["--defaults"] if a.defaults else [])
+            cmd = [sys.executable, __file__, "--child", mode, str(W), "--steps", str(a.steps)] + (["--data", a.data] if a.data else []) + (["--quick"] if a.quick else []) + (["--spinup-grad"] if a.spinup_grad else []) + (["--defaults"] if a.defaults else []) + (["--chunk-days", str(a.chunk_days)] if a.chunk_days else [])
             out = subprocess.run(cmd, capture_output=True, text=True)
             line = [l for l in out.stdout.splitlines() if l.startswith("RESULT ")]
             if not line:
