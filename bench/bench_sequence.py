@@ -2,7 +2,7 @@
 """Time to accuracy: window-mode baseline (paper, batch 4) vs convda's sequence mode, same data, same process.
 
 usage: python bench/bench_sequence.py [--window 8] [--baseline-updates 100] [--eval-every 5] [--seq-lr LR] [--seeds 0 1 2] [--after 3]
-       [--cosine N [--warmup K] [--lr-floor F]] [--dropout D] [--carry K [--carry-groups G]] [--select-val] [--head auto|relu|softplus] [--spinup-bn batch|moving] [--target-nse X --target-nse-eq6 Y --target-time T]
+       [--cosine N [--warmup K] [--lr-floor F]] [--dropout D] [--carry K [--carry-groups G]] [--tile T [--tile-margin M]] [--select-val] [--head auto|relu|softplus] [--spinup-bn batch|moving] [--target-nse X --target-nse-eq6 Y --target-time T]
        [--no-window-mean] [--quick]
 
 1. Baseline: the Table 1 model in window mode, Adam, batch 4, `--baseline-updates` updates on shuffled
@@ -59,6 +59,8 @@ def main():
     ap.add_argument("--warmup", type=int, default=0, help="with --cosine: updates of linear warm-up from lr/10 to --seq-lr first")
     ap.add_argument("--carry", type=int, default=0, help="experiment (bench/_carry.py): carry the states over K consecutive chunks instead of a spin-up per chunk (the spin-up always with its own batch statistics: --spinup-bn is not used)")
     ap.add_argument("--carry-groups", type=int, default=1, help="with --carry: stretches in flight, taken in turn by the updates")
+    ap.add_argument("--tile", type=int, default=0, help="experiment (bench/_tiles.py): train on random T x T tiles (--chunk-batch of them per update), weights copied to the full grid")
+    ap.add_argument("--tile-margin", type=int, default=0, help="with --tile: cells this close to a tile side are not scored")
     ap.add_argument("--dropout", type=float, default=None, help="sequence model's dropout and recurrent dropout (default: RunConfig's, 0.1)")
     ap.add_argument("--target-nse", type=float, default=None, help="skip the baseline: its NSE measured earlier on this machine (needs --target-time)")
     ap.add_argument("--target-nse-eq6", type=float, default=None, help="with --target-nse: the baseline's test NSE in Eq. 6 space")
@@ -77,6 +79,9 @@ def main():
     if a.carry:                                                            # experiment: states carried over chunks
         import functools, _carry
         fit_sequence = functools.partial(_carry.fit_carry, K=a.carry, groups=a.carry_groups)
+    if a.tile:                                                             # experiment: training on tiles
+        import functools, _tiles
+        fit_sequence = functools.partial(_tiles.fit_tiles_seq, tile=a.tile, margin=a.tile_margin)
     print(C.load())
     cfg = RunConfig(window=a.window, filters=(4, 8) if a.quick else (32, 64))
     a.chunk_days = a.chunk_days or cfg.chunk_days; a.chunk_batch = a.chunk_batch or cfg.chunk_batch; a.seq_lr = a.seq_lr or cfg.lr
