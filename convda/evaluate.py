@@ -12,18 +12,18 @@ import xarray as xr
 from matplotlib.figure import Figure
 from matplotlib.colors import TwoSlopeNorm
 from .core import ConvdaError, ConfigError, DataError, RunConfig, TRANSECT_ROWS
-from .metrics import metrics_dict, nse, rmse, season_of
+from .metrics import metrics_dict, nse, rmse, season_of, saturation_metrics
 
 # %% auto #0
-__all__ = ['PAPER_DATES', 'RUN_FILES', 'preds_dataset', 'synthetic_preds', 'predict', 'transect_rows', 'transect_series',
-           'plot_transects', 'default_dates', 'plot_delta_maps', 'plot_learning_curve', 'plot_target_distribution',
-           'compare_runs', 'evaluation_metrics', 'write_evaluation', 'print_metrics_table', 'check_run_dir',
-           'evaluate_run', 'check_scalers']
+__all__ = ['PAPER_DATES', 'RUN_FILES', 'preds_dataset', 'synthetic_preds', 'predict', 'eq6_fields', 'transect_rows',
+           'transect_series', 'plot_transects', 'default_dates', 'plot_delta_maps', 'plot_learning_curve',
+           'plot_target_distribution', 'compare_runs', 'evaluation_metrics', 'write_evaluation', 'print_metrics_table',
+           'check_run_dir', 'evaluate_run', 'check_scalers']
 
 # %% ../nbs/14_evaluate.ipynb #a2d866b7
 def preds_dataset(observed, predicted, times, y, x, mask, target: str = "uts0", units: str = "mm",
-                  **attrs) -> xr.Dataset:
-    "An evaluation dataset: `observed`, `predicted` (time, y, x) with NaN outside `mask`, and `mask`."
+                  capacity=None, predicted_eq6=None, **attrs) -> xr.Dataset:
+    "An evaluation dataset: `observed`, `predicted` (time, y, x) with NaN outside `mask`, and `mask`; for a `uts` target with Eq. 6 also `capacity` (y, x) and `predicted_eq6` (time, y, x)."
     mask = np.asarray(mask, dtype=bool)
     obs, pred = (np.where(mask, np.asarray(a, dtype=np.float32), np.float32(np.nan)).astype(np.float32)
                  for a in (observed, predicted))
@@ -39,6 +39,17 @@ def preds_dataset(observed, predicted, times, y, x, mask, target: str = "uts0", 
         "predicted": (dims, pred, {"units": units, "long_name": f"ConvLSTM {target}"}),
         "mask": (("y", "x"), mask, {"long_name": "basin mask (True inside)"}),
     }, coords=coords, attrs={"target": target, "units": units, **attrs})
+    if (capacity is None) != (predicted_eq6 is None):
+        raise DataError("Eq. 6 fields need both the capacity and the prediction before Eq. 6 is undone",
+                        variable="capacity/predicted_eq6", expected="both or neither")
+    if capacity is not None:
+        cap = np.broadcast_to(np.asarray(capacity, np.float32), mask.shape)
+        p6 = np.where(mask, np.asarray(predicted_eq6, np.float32), np.float32(np.nan)).astype(np.float32)
+        if p6.shape != obs.shape:
+            raise DataError("predicted_eq6 does not fit the observations", variable="predicted_eq6", expected=f"{obs.shape}, got {p6.shape}")
+        ds["capacity"] = (("y", "x"), np.where(mask, cap, np.float32(np.nan)).astype(np.float32),
+                          {"units": units, "long_name": f"Eq. 6 capacity of the {target} layer"})
+        ds["predicted_eq6"] = (dims, p6, {"units": units, "long_name": f"ConvLSTM {target} before Eq. 6 is undone (saturated = capacity)"})
     return ds
 
 def synthetic_preds(ny: int = 46, nx: int = 43, start: str = "2019-01-01", days: int = 365, seed: int = 0,
@@ -71,8 +82,16 @@ def predict(model, prep, split: str = "test", batch_size: int = 4) -> xr.Dataset
         raise DataError(f"the model returned {y_model.shape[0]} fields for {idx.size} target days", variable=split)
     cfg = prep.cfg
     return preds_dataset(prep.y_phys[idx], to_physical(prep, y_model), prep.times[idx], prep.y_coord, prep.x_coord,
-                         prep.mask, target=cfg.target, units=prep.target_units, split=split,
+                         prep.mask, target=cfg.target, units=prep.target_units, split=split, **eq6_fields(prep, y_model),
                          window=int(cfg.window), lead=int(cfg.lead), scale_target=int(bool(cfg.scale_target)))
+
+def eq6_fields(prep, y_model) -> dict:
+    "`preds_dataset`'s Eq. 6 extras for model-space predictions: the capacity and the prediction in physical units before Eq. 6 is undone; {} without Eq. 6."
+    if prep.capacity is None: return {}
+    y = np.asarray(y_model, np.float32)
+    if y.ndim == 4 and y.shape[-1] == 1: y = y[..., 0]
+    if prep.cfg.scale_target: y = prep.scalers.inverse(prep.cfg.target, y)
+    return {"capacity": np.asarray(prep.capacity, np.float32), "predicted_eq6": np.asarray(y, np.float32)}
 
 # %% ../nbs/14_evaluate.ipynb #36f8756f
 def transect_rows(ny: int, rows=TRANSECT_ROWS) -> tuple:
@@ -256,6 +275,9 @@ def evaluation_metrics(preds: xr.Dataset) -> dict:
     "The metrics.json content for a predictions dataset (metrics plus target, units, period, map dates)."
     t = pd.DatetimeIndex(preds.time.values)
     m = metrics_dict(preds.observed, preds.predicted, preds.mask.values)
+    if "capacity" in preds:                                   # a uts target with Eq. 6: saturated vs unsaturated skill (13_metrics)
+        m.update(saturation_metrics(preds.observed, preds.predicted, preds.mask.values,
+                                    sim_eq6=preds.predicted_eq6, capacity=preds.capacity.values))
     dates = default_dates(t)
     m.update(target=preds.attrs.get("target"), units=preds.attrs.get("units"), split=preds.attrs.get("split", "test"),
              start=str(t[0].date()), end=str(t[-1].date()), n_days=int(len(t)),

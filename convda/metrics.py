@@ -11,7 +11,7 @@ from .core import DataError
 
 # %% auto #0
 __all__ = ['WINTER_MONTHS', 'mse', 'rmse', 'nse', 'kge', 'naive_mae', 'mase', 'nse_map', 'basin_total', 'basin_total_nse',
-           'season_of', 'seasonal_metrics', 'metrics_dict']
+           'season_of', 'seasonal_metrics', 'metrics_dict', 'saturation_metrics']
 
 # %% ../nbs/13_metrics.ipynb #64c3b986
 def _values(a) -> np.ndarray:
@@ -218,4 +218,28 @@ def metrics_dict(obs, sim, mask=None, times=None) -> dict:
          "n_days": int(ok.reshape(o.shape[0], -1).any(axis=1).sum()) if o.ndim else 0}
     if times is not None or (isinstance(obs, xr.DataArray) and "time" in obs.coords):
         d.update(seasonal_metrics(obs, sim, mask, times))
+    return d
+
+# %% ../nbs/13_metrics.ipynb #b5823f5f
+def _ratio(a: int, b: int) -> float:
+    "a / b as a float, NaN when b is 0."
+    return float(a) / b if b else float("nan")
+
+def saturation_metrics(obs, sim, mask=None, sim_eq6=None, capacity=None) -> dict:
+    "Saturated (exactly 0) vs unsaturated skill of a `uts` prediction in physical units; with `sim_eq6` and `capacity`, the NSE in Eq. 6 space too."
+    o, s, ok = _valid(obs, sim, mask)
+    so, ss = (o == 0) & ok, (s == 0) & ok
+    hits, misses, false = int((so & ss).sum()), int((so & ~ss).sum()), int((~so & ss).sum())
+    n = int(ok.sum())
+    d = {"sat_frac_obs": _ratio(int(so.sum()), n), "sat_frac_pred": _ratio(int(ss.sum()), n),
+         "sat_hit_rate": _ratio(hits, hits + misses), "sat_false_alarm_ratio": _ratio(false, hits + false),
+         "sat_csi": _ratio(hits, hits + misses + false), "nse_unsaturated": nse(o, s, ok & ~so)}
+    if (sim_eq6 is None) != (capacity is None):
+        raise DataError("the NSE in Eq. 6 space needs both the prediction before Eq. 6 is undone and the capacity",
+                        variable="sim_eq6/capacity", expected="both or neither")
+    if sim_eq6 is not None:
+        s6 = _values(sim_eq6)
+        if s6.shape != o.shape: raise DataError("the Eq. 6-space prediction differs in shape", variable="sim_eq6", expected=f"{o.shape}, got {s6.shape}")
+        o6 = np.where(so, np.broadcast_to(_values(capacity), o.shape), o)
+        d["nse_eq6"] = nse(o6, s6, ok)
     return d

@@ -289,10 +289,10 @@ def _predict_stream(smodel, x: np.ndarray, chunk: int) -> np.ndarray:
 
 def predict_sequence(model, prep, split: str = "test", spinup=None, chunk=None):
     "Like `convda.evaluate.predict`, for a sequence model: observed and predicted fields in physical units."
-    from convda.evaluate import preds_dataset
+    from convda.evaluate import preds_dataset, eq6_fields
     from convda.preprocess import to_physical
     idx, y = predict_days(model, prep, split, spinup, chunk)
     cfg = prep.cfg
     return preds_dataset(prep.y_phys[idx], to_physical(prep, y), prep.times[idx], prep.y_coord, prep.x_coord, prep.mask,
                          target=cfg.target, units=prep.target_units, split=split, window=int(cfg.window),
-                         lead=int(cfg.lead), mode="sequence", spinup=int(cfg.window if spinup is None else spinup))
+                         lead=int(cfg.lead), mode="sequence", **eq6_fields(prep, y), spinup=int(cfg.window if spinup is None else spinup))
