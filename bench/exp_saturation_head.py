@@ -11,15 +11,14 @@ epochs on validation; BatchNorm statistics re-estimated from 64 training batches
 --control trains the same loop without the second channel, so the two can be compared. bench/README.md records
 what it gave.
 """
-import os, sys, time, json
+import os, sys, time
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import numpy as np, tensorflow as tf, keras
 from keras import layers, ops
 from convda.core import RunConfig, set_seed
-
 from convda.io import open_run
 from convda.simulate import default_run
-from convda.preprocess import prepare, window_offsets, apply_eq6, undo_eq6
+from convda.preprocess import prepare, window_offsets, undo_eq6
 from convda.model import model_from_config
 from convda.metrics import nse, saturation_metrics
 from convda.train import recalibrate_batchnorm
@@ -87,7 +86,7 @@ cands = [0.5] if CONTROL else [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7]
 csis = {t: saturation_metrics(obs, physical(pr, t)[0], prep.mask)["sat_csi"] for t in cands}
 thr = max(csis, key=lambda t: csis[t]); print("validation CSI by threshold:", {k: round(v, 3) for k, v in csis.items()}, "->", thr)
 pr, obs = res["test"]
-for t in (0.5, thr):
+for t in sorted({0.5, thr}, reverse=True):          # the control has one threshold: print it once
     ph, reg = physical(pr, t)
     sm = saturation_metrics(obs, ph, prep.mask)
     reg_eq6 = undo_eq6(reg, prep.capacity, cfg.eq6_tolerance); reg_eq6[..., ~prep.mask] = np.nan   # the regression channel alone, Eq. 6 undone
