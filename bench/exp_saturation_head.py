@@ -88,7 +88,7 @@ thr = max(csis, key=lambda t: csis[t]); print("validation CSI by threshold:", {k
 pr, obs = res["test"]
 for t in sorted({0.5, thr}, reverse=True):          # the control has one threshold: print it once
     ph, reg = physical(pr, t)
-    sm = saturation_metrics(obs, ph, prep.mask)
+    sm = saturation_metrics(obs, ph, prep.mask, sim_eq6=reg, capacity=prep.capacity)   # nse_eq6: the regression channel in Eq. 6 space
     reg_eq6 = undo_eq6(reg, prep.capacity, cfg.eq6_tolerance); reg_eq6[..., ~prep.mask] = np.nan   # the regression channel alone, Eq. 6 undone
     print(f"RESULT {'control (no saturation channel, Eq. 6 undone)' if CONTROL else f'saturation channel, weight {LAM}'}: test, threshold {t}: NSE {nse(obs, ph, prep.mask):.4f}; regression channel with Eq. 6 undone {nse(obs, reg_eq6, prep.mask):.4f}; "
           + ", ".join(f"{k} {v:.4f}" for k, v in sm.items()))
