@@ -140,6 +140,7 @@ class RunConfig(Config):
     head_init: str = "auto"              # "glorot" (Keras, as the paper), "mean" (ReLU head starts at the mean target), "auto": mean in sequence mode
     head_activation: str = "auto"        # "relu" (the paper), "softplus" (non-negative, never dead), "auto": softplus in sequence mode
     lr_schedule: str = "constant"        # "constant" (the paper) or "cosine" (decay to lr / 100 over the planned updates)
+    adam_beta1: float = 0.9              # Adam's first-moment decay (Keras' default, the paper's); lower follows the gradient sooner
 
     def __post_init__(self):
         "Validate values that have a fixed set of choices."
@@ -152,6 +153,7 @@ class RunConfig(Config):
         if self.head_init not in ("auto", "glorot", "mean"): raise ConfigError(f"unknown head_init {self.head_init!r}", variable="head_init", expected="'auto', 'glorot' or 'mean'")
         if self.head_activation not in ("auto", "relu", "softplus"): raise ConfigError(f"unknown head_activation {self.head_activation!r}", variable="head_activation", expected="'auto', 'relu' or 'softplus'")
         if self.lr_schedule not in ("constant", "cosine"): raise ConfigError(f"unknown lr_schedule {self.lr_schedule!r}", variable="lr_schedule", expected="'constant' or 'cosine'")
+        if not 0.0 <= self.adam_beta1 < 1.0: raise ConfigError(f"adam_beta1 must be in [0, 1), got {self.adam_beta1}", variable="adam_beta1", expected="a decay rate such as 0.9 (Keras' default) or 0.7")
         if self.precise_bn < 0: raise ConfigError("precise_bn must be >= 0", variable="precise_bn", expected="a number of training samples, 0 to turn it off")
 
 # %% ../nbs/00_core.ipynb #58c9d74f
