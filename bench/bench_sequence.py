@@ -3,7 +3,7 @@
 
 usage: python bench/bench_sequence.py [--window 8] [--baseline-updates 100] [--eval-every 5] [--seq-lr LR] [--seeds 0 1 2] [--after 3]
        [--cosine N [--warmup K] [--lr-floor F]] [--dropout D] [--beta1 B1] [--carry K [--carry-groups G]] [--tile T [--tile-margin M]] [--select-val] [--head auto|relu|softplus] [--spinup-bn batch|moving] [--target-nse X --target-nse-eq6 Y --target-time T]
-       [--baseline-seeds S ...] [--baseline-only] [--no-window-mean] [--quick]
+       [--baseline-seeds S ...] [--baseline-only] [--score-val] [--no-window-mean] [--quick]
 
 1. Baseline: the Table 1 model in window mode, Adam, batch 4, `--baseline-updates` updates on shuffled
    training windows of the full 31-year default run (lazy windows: the same arithmetic as materialised
@@ -71,6 +71,7 @@ def main():
     ap.add_argument("--target-time", type=float, default=None, help="skip the baseline: its time in s measured earlier on this machine")
     ap.add_argument("--target-time-eq6", type=float, default=None, help="with --target-time: the baseline's time for its Eq. 6-space NSE, where it differs")
     ap.add_argument("--after", type=int, default=0, help="evaluations to go on with after reaching the target (does it stay there?)")
+    ap.add_argument("--score-val", action="store_true", help="also score each seed's final sequence model on the validation years (not timed)")
     ap.add_argument("--quick", action="store_true", help="tiny synthetic run (smoke test)")
     a = ap.parse_args()
     import keras
@@ -94,15 +95,19 @@ def main():
     print(f"prepare: {time.perf_counter() - t:.0f} s, samples {({k: len(v) for k, v in prep.indices.items()})}, grid {prep.mask.shape}")
     ny, nx = prep.mask.shape
     from convda.preprocess import to_physical, apply_eq6, make_tf_dataset as _ds
-    idx_test = np.asarray(prep.indices["test"]); obs = prep.y_phys[idx_test][:, prep.mask]
-    cap = None if prep.capacity is None else np.broadcast_to(prep.capacity, prep.y_phys[idx_test].shape)[:, prep.mask]
-    obs6 = obs if cap is None else apply_eq6(obs, cap)
-    def score(y_model):
-        "Test NSE of model-space predictions (N, ny, nx): physical units (Eq. 6 undone: what convda reports) and in Eq. 6 space."
+    def observed(split):
+        "A split's observations at basin cells, in physical units and in Eq. 6 space (None without a capacity)."
+        idx = np.asarray(prep.indices[split]); o = prep.y_phys[idx][:, prep.mask]
+        c = None if prep.capacity is None else np.broadcast_to(prep.capacity, prep.y_phys[idx].shape)[:, prep.mask]
+        return o, (o if c is None else apply_eq6(o, c)), c
+    obs, obs6, cap = observed("test")
+    def score(y_model, split="test"):
+        "NSE of model-space predictions (N, ny, nx) of a split (test unless said): physical units (Eq. 6 undone: what convda reports) and in Eq. 6 space."
+        o, o6 = (obs, obs6) if split == "test" else observed(split)[:2]
         y_model = np.asarray(y_model, np.float32)
-        phys = float(nse(obs, to_physical(prep, y_model)[:, prep.mask]))
+        phys = float(nse(o, to_physical(prep, y_model)[:, prep.mask]))
         inv = prep.scalers.inverse(cfg.target, y_model)[:, prep.mask] if cfg.scale_target else y_model[:, prep.mask]
-        return dict(phys=phys, eq6=float(nse(obs6, inv)))
+        return dict(phys=phys, eq6=float(nse(o6, inv)))
     win_pred = lambda m: np.asarray(m.predict(_ds(prep, "test", cfg.batch_size, shuffle=False), verbose=0))[..., 0]
     seq_pred = lambda m: predict_days(m, prep, "test")[1]
     SPACES = ("phys", "eq6") if cap is not None else ("phys",)
@@ -203,6 +208,11 @@ def main():
         model, hist = fit_sequence(prep, cfg, chunk_days=a.chunk_days, chunk_batch=a.chunk_batch, epochs=1000,
                                    on_update=on_update, validate=False, model=model, verbose=0, spinup_bn=a.spinup_bn)
         runs.append((seed, clock["reached"], clock["nse"]))
+        if a.score_val:                                                    # the final model on the validation year, as the test year was scored
+            w = model.get_weights()
+            recalibrate_batchnorm(model, (chunk_arrays(prep, bn_starts[i:i + 1], n) for i in range(len(bn_starts))))
+            v = score(predict_days(model, prep, "val")[1], "val"); model.set_weights(w)
+            print(f"RESULT final NSE (seed {seed}, update {clock['nse'][-1][0]}): validation {fmt(v)}, test {fmt(clock['nse'][-1][2])}", flush=True)
     seq_reached = runs[0][1].get("phys")
 
     # window mode with the head at the mean: how much of the gain is the initialisation?
