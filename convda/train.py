@@ -4,7 +4,7 @@
 
 # %% ../nbs/12_train.ipynb #c682443e
 from __future__ import annotations
-import json, logging, shutil, time
+import json, logging, shutil, time, weakref
 from pathlib import Path
 import numpy as np
 import pandas as pd
@@ -88,6 +88,16 @@ def train_target_mean(prep) -> float:
     if not np.isfinite(y).any(): raise DataError("the training targets hold no finite value", variable="train", expected="finite scaled targets on basin cells")
     return float(np.nanmean(y))
 
+_BN_STEPS = weakref.WeakKeyDictionary()                    # model -> its traced statistics pass, kept between calls
+
+def _bn_step(model):
+    "The model's traced training-mode forward pass (traced once per model and input signature, not once per call)."
+    import tensorflow as tf
+    if model not in _BN_STEPS:
+        ref = weakref.ref(model)                           # a strong reference here would keep every model alive
+        _BN_STEPS[model] = tf.function(lambda x: ref()(x, training=True), reduce_retracing=True)
+    return _BN_STEPS[model]
+
 def recalibrate_batchnorm(model, dataset, max_batches: int | None = None) -> int:
     "Set every BatchNormalization layer's moving mean/variance to the mean of its batch statistics over `dataset`; returns the batches used."
     import tensorflow as tf
@@ -98,7 +108,7 @@ def recalibrate_batchnorm(model, dataset, max_batches: int | None = None) -> int
     n = 0
     try:
         for l in bns: l.momentum = 0.0                     # one training-mode call leaves the batch statistics in the moving variables
-        step = tf.function(lambda x: model(x, training=True), reduce_retracing=True)
+        step = _bn_step(model)                              # traced with momentum 0: only ever called from here
         for batch in dataset:
             step(batch[0] if isinstance(batch, (tuple, list)) else batch); n += 1
             for s, l in zip(sums, bns):
