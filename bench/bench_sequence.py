@@ -2,7 +2,7 @@
 """Time to accuracy: window-mode baseline (paper, batch 4) vs convda's sequence mode, same data, same process.
 
 usage: python bench/bench_sequence.py [--window 8] [--baseline-updates 100] [--eval-every 5] [--seq-lr LR] [--seeds 0 1 2] [--after 3]
-       [--cosine N [--warmup K] [--lr-floor F]] [--dropout D] [--beta1 B1] [--carry K [--carry-groups G]] [--tile T [--tile-margin M]] [--select-val] [--head auto|relu|softplus] [--spinup-bn batch|moving] [--target-nse X --target-nse-eq6 Y --target-time T]
+       [--cosine N [--warmup K] [--lr-floor F]] [--dropout D] [--beta1 B1] [--beta2 B2] [--carry K [--carry-groups G]] [--tile T [--tile-margin M]] [--select-val] [--head auto|relu|softplus] [--spinup-bn batch|moving] [--target-nse X --target-nse-eq6 Y --target-time T]
        [--baseline-seeds S ...] [--baseline-only] [--score-val] [--no-window-mean] [--quick]
 
 1. Baseline: the Table 1 model in window mode, Adam, batch 4, `--baseline-updates` updates on shuffled
@@ -62,6 +62,7 @@ def main():
     ap.add_argument("--carry-groups", type=int, default=1, help="with --carry: stretches in flight, taken in turn by the updates")
     ap.add_argument("--tile", type=int, default=0, help="experiment (bench/_tiles.py): train on random T x T tiles (--chunk-batch of them per update), weights copied to the full grid")
     ap.add_argument("--tile-margin", type=int, default=0, help="with --tile: cells this close to a tile side are not scored")
+    ap.add_argument("--beta2", type=float, default=None, help="experiment: sequence model's Adam beta_2 (default Keras' 0.999), set on the compiled optimizer before its first update")
     ap.add_argument("--beta1", type=float, default=None, help="sequence model's Adam beta_1 (RunConfig.adam_beta1; default Keras' 0.9)")
     ap.add_argument("--dropout", type=float, default=None, help="sequence model's dropout and recurrent dropout (default: RunConfig's, 0.1)")
     ap.add_argument("--baseline-seeds", type=int, nargs="+", default=None, help="baseline runs, one per seed (default: RunConfig.seed); the target is their median NSE and time")
@@ -201,6 +202,7 @@ def main():
                     warmup_target=a.seq_lr if a.warmup else None, warmup_steps=a.warmup), beta_1=scfg.adam_beta1)
             if a.ema: opt = keras.optimizers.Adam(opt._learning_rate, beta_1=scfg.adam_beta1, use_ema=True, ema_momentum=a.ema)
             model.compile(optimizer=opt, loss=model.loss)
+        if a.beta2 is not None: model.optimizer.beta_2 = a.beta2            # read when the update step is first traced
         fit_sequence(prep, cfg, chunk_days=a.chunk_days, chunk_batch=a.chunk_batch, epochs=1, max_updates=1,
                      validate=False, model=model, verbose=0, spinup_bn=a.spinup_bn)               # trace/compile outside the clock (1 extra update)
         seq_pred(model); predict_sequence(model, prep, "test", chunk=30)
