@@ -100,7 +100,6 @@ def _bn_step(model):
 
 def recalibrate_batchnorm(model, dataset, max_batches: int | None = None) -> int:
     "Set every BatchNormalization layer's moving mean/variance to the mean of its batch statistics over `dataset`; returns the batches used."
-    import tensorflow as tf
     bns = [l for l in model._flatten_layers() if isinstance(l, keras.layers.BatchNormalization)]
     if not bns: return 0
     saved = [l.momentum for l in bns]
