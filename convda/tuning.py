@@ -88,6 +88,14 @@ def _redact(url: str) -> str:
     import re
     return re.sub(r"://([^:/@]+):[^@]*@", r"://\1:***@", str(url))
 
+def _serialise_sqlite(engine) -> None:
+    "Make each transaction of a SQLite engine take the write lock at its start (BEGIN IMMEDIATE)."
+    from sqlalchemy import event
+    def _connect(dbapi_con, record): dbapi_con.isolation_level = None    # pysqlite emits no BEGIN of its own
+    def _begin(conn): conn.exec_driver_sql("BEGIN IMMEDIATE")
+    event.listen(engine, "connect", _connect); event.listen(engine, "begin", _begin)
+    engine.dispose()                                          # connections opened before the listeners are dropped
+
 def make_storage(url: str, heartbeat: int | None = 60, grace: int | None = None) -> optuna.storages.RDBStorage:
     "An Optuna RDB storage for `url` with heartbeats (dead trials are failed, and re-queued for a grid)."
     kw = {"connect_args": {"timeout": 120}} if url.startswith("sqlite") else {"pool_pre_ping": True}
@@ -96,12 +104,14 @@ def make_storage(url: str, heartbeat: int | None = 60, grace: int | None = None)
                                 heartbeat_stale_trial_callback=requeue_trial)
     else: kw_hb = {}
     for attempt in range(5):                                  # processes opening a new database at once race to create its tables
-        try: return optuna.storages.RDBStorage(url, engine_kwargs=kw, **kw_hb)
+        try: st = optuna.storages.RDBStorage(url, engine_kwargs=kw, **kw_hb)
         except Exception as err:
             racing = any(k in str(err) for k in ("already exists", "UNIQUE constraint failed", "duplicate key"))
             if racing and attempt < 4: time.sleep(0.5 * (attempt + 1)); continue
             raise ConvdaError(f"cannot open the study storage ({type(err).__name__}: {err})", file=_redact(url),
                               expected="an SQLAlchemy database URL such as sqlite:///study.db or postgresql://user:pw@host/db") from None
+        if st.engine.dialect.name == "sqlite" and st.engine.url.database not in (None, "", ":memory:"): _serialise_sqlite(st.engine)
+        return st
 
 def requeue_trial(study: optuna.Study, trial) -> None:
     "Put the grid point of a dead (failed) trial back in the queue; other methods just leave it failed."
@@ -189,8 +199,8 @@ def open_search(storage, study_name: str, method: str, space: dict, settings: di
         if diff:
             raise ConfigError(f"study {study_name!r} holds another search (differs in {', '.join(diff)})",
                               file=_redact(getattr(st, "url", storage)), expected="the same settings, or another study name / experiment folder")
-    else:
-        for k, v in attrs.items(): study.set_user_attr(k, v)
+    else:                                                      # `method` last: another opener reads a complete set or none
+        for k, v in sorted(attrs.items(), key=lambda kv: kv[0] == "method"): study.set_user_attr(k, v)
     if method == "grid" and not study.user_attrs.get("queued"):
         have = {json.dumps(t.system_attrs.get("fixed_params") or t.params, sort_keys=True) for t in study.get_trials(deepcopy=False)}
         for i, p in enumerate(grid_points(space)):
@@ -217,12 +227,30 @@ class _Heartbeat:
         self._stop.set()
         if self.interval: self._thread.join()
 
+def _point(t) -> str:
+    "The grid point of a trial (queued or run) as a canonical JSON string."
+    return json.dumps(t.system_attrs.get("fixed_params") or t.params, sort_keys=True)
+
+def _holder(study: optuna.Study, trial_id: int) -> int | None:
+    "Number of another trial that holds this trial's grid point: finished, or running or queued ahead of it."
+    trials = study.get_trials(deepcopy=False)
+    me = next(t for t in trials if t._trial_id == trial_id)
+    for t in trials:
+        if t._trial_id == trial_id or "duplicate_of" in t.user_attrs or _point(t) != _point(me): continue
+        done = t.state in (TrialState.COMPLETE, TrialState.PRUNED) or (t.state == TrialState.FAIL and "error" in t.user_attrs)
+        if done or (t.state in (TrialState.RUNNING, TrialState.WAITING) and t.number < me.number): return t.number
+    return None
+
 def _pop_queued(study: optuna.Study) -> int | None:
-    "Take the first WAITING trial (atomically set it RUNNING); None if the queue is empty."
+    "Take the first WAITING trial (atomically set it RUNNING) whose point no other trial holds; None if the queue is empty."
     for t in study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
         try:
-            if study._storage.set_trial_state_values(t._trial_id, state=TrialState.RUNNING): return t._trial_id
+            if not study._storage.set_trial_state_values(t._trial_id, state=TrialState.RUNNING): continue
         except optuna.exceptions.UpdateFinishedTrialError: continue
+        holder = _holder(study, t._trial_id)
+        if holder is None: return t._trial_id
+        study._storage.set_trial_user_attr(t._trial_id, "duplicate_of", holder)   # queued twice: never run, not counted
+        study._storage.set_trial_state_values(t._trial_id, state=TrialState.FAIL)
     return None
 
 def suggest_params(trial, space: dict, continuous: bool = False) -> dict:
@@ -282,7 +310,7 @@ def _set_threads(n: int | None) -> None:
 def _progress(study, trial_number, state, worker, t0) -> str:
     "One progress line for a finished trial."
     ft = study._storage.get_trial(study._storage.get_trial_id_from_study_id_trial_number(study._study_id, trial_number))
-    cnt = pd.Series([t.state.name for t in study.get_trials(deepcopy=False)]).value_counts().to_dict()
+    cnt = pd.Series([t.state.name for t in study.get_trials(deepcopy=False) if "duplicate_of" not in t.user_attrs]).value_counts().to_dict()
     val = f"val_mse={ft.value:.6g}" if ft.value is not None else ft.user_attrs.get("error", "")
     total = study.user_attrs.get("queued") or study.user_attrs.get("n_trials") or "?"
     return (f"[{study.user_attrs.get('method')} w{worker}] trial {trial_number} {state.name.lower()}: "
@@ -370,7 +398,7 @@ def trials_frame(study: optuna.Study) -> pd.DataFrame:
     rows = []
     space = study.user_attrs.get("space", {})
     for t in study.get_trials(deepcopy=False):
-        if t.state == TrialState.WAITING: continue
+        if t.state == TrialState.WAITING or "duplicate_of" in t.user_attrs: continue   # never ran
         u = t.user_attrs
         params = t.params or t.system_attrs.get("fixed_params") or {}
         steps = sorted(t.intermediate_values)

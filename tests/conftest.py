@@ -27,3 +27,61 @@ def tiny_run_folder(tiny_run, tmp_path_factory):
     rc, so, se = convda("run", "--data", tiny_run, "--out", out, *TINY)
     assert rc == 0, se[-3000:]
     return out, so
+
+RACE = """
+import json, sys, time
+from convda.tuning import load_search, _pop_queued, recover_stale_trials
+s = load_search(sys.argv[1], "race")
+time.sleep(max(0.0, float(sys.argv[3]) - time.time()))
+got = []
+if sys.argv[2] == "claim":
+    while (tid := _pop_queued(s)) is not None: got.append(tid)
+else: got = recover_stale_trials(s)
+print('RESULT', json.dumps(got))
+"""
+
+def _queue_race(url, what, n=60, n_procs=4):
+    "Let `n_procs` processes at one instant pop a grid queue of `n` points ('claim') or fail its dead trials ('recover')."
+    import json, socket, sys, time
+    import optuna
+    from optuna.trial import TrialState
+    from convda.tuning import open_search, _pop_queued
+    s = open_search(url, "race", "grid", {"lr": [round(1e-4 * (i + 1), 6) for i in range(n)]})
+    if what == "recover":                       # every point claimed by a process that is gone
+        dead = subprocess.Popen(["true"]); dead.wait()
+        while (tid := _pop_queued(s)) is not None:
+            t = optuna.Trial(s, tid); t.set_user_attr("host", socket.gethostname()); t.set_user_attr("pid", dead.pid)
+    start = str(time.time() + 5.0)
+    procs = [subprocess.Popen([sys.executable, "-c", RACE, url, what, start], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+             for _ in range(n_procs)]
+    outs = [p.communicate(timeout=300) for p in procs]
+    for p, (out, err) in zip(procs, outs): assert p.returncode == 0, err.decode()[-3000:]
+    return s, [json.loads(out.decode().split('RESULT ')[-1]) for out, _ in outs]   # after requeue_trial's lines
+
+@pytest.fixture
+def queue_race():
+    "The function `_queue_race`: several processes contending for one study's trials."
+    return _queue_race
+
+START = """
+import functools, json, sys, time
+from convda.tuning import run_search, quadratic_objective
+time.sleep(max(0.0, float(sys.argv[3]) - time.time()))
+run_search(sys.argv[1], "together", functools.partial(quadratic_objective, sleep=0.05), "grid", json.loads(sys.argv[2]), verbose=False)
+"""
+
+def _start_together(url, space, n_procs=4):
+    "Start `n_procs` grid searches of one new study at one instant (machines of a job array); return the study."
+    import json, sys, time
+    from convda.tuning import load_search
+    start = str(time.time() + 5.0)
+    procs = [subprocess.Popen([sys.executable, "-c", START, url, json.dumps(space), start], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE) for _ in range(n_procs)]
+    outs = [p.communicate(timeout=300) for p in procs]
+    for p, (out, err) in zip(procs, outs): assert p.returncode == 0, err.decode()[-3000:]
+    return load_search(url, "together")
+
+@pytest.fixture
+def start_together():
+    "The function `_start_together`: several searches opening one new study at once."
+    return _start_together

@@ -87,6 +87,32 @@ def test_killed_grid_resumes_exactly_once(tmp_path, killed_jobs):
     assert retried == {t.number for t in failed}                                 # each killed point queued again
 
 
+@pytest.mark.parametrize("what", ["claim", "recover"])
+def test_processes_racing_for_one_queue_take_each_trial_once(tmp_path, queue_race, what):
+    "Four processes popping one SQLite grid queue (or failing the same dead trials) at one instant: each trial goes to one."
+    s, got = queue_race(f"sqlite:///{tmp_path / 'study.db'}", what)
+    per_trial = Counter(i for g in got for i in g)
+    assert len(per_trial) == 60 and set(per_trial.values()) == {1}, {k: v for k, v in per_trial.items() if v > 1}
+    assert sum(1 for g in got if g) >= 2                          # they did contend
+    if what == "recover":                                         # each point queued again exactly once
+        waiting = s.get_trials(states=(TrialState.WAITING,))
+        assert sorted(t.user_attrs["retry_of"] for t in waiting) == sorted(per_trial)
+        assert len({t.system_attrs["fixed_params"]["lr"] for t in waiting}) == 60
+
+
+def test_searches_started_together_run_each_point_once(tmp_path, start_together):
+    "Four searches opening one new grid study at one instant may queue a point twice; each point still runs once."
+    from convda.tuning import grid_points, load_grid, trials_frame
+    s = start_together(f"sqlite:///{tmp_path / 'study.db'}", SPACE)
+    trials = s.get_trials()
+    per_point = _complete_per_point(s)
+    assert set(per_point) == {json.dumps(p, sort_keys=True) for p in grid_points(load_grid(SPACE))}
+    assert set(per_point.values()) == {1}, per_point
+    copies = [t for t in trials if "duplicate_of" in t.user_attrs]
+    assert len(trials) == 18 + len(copies) and all(t.state == TrialState.FAIL for t in copies)
+    assert len(trials_frame(s)) == 18 and len({t.user_attrs["pid"] for t in trials if t.state == TrialState.COMPLETE}) >= 2
+
+
 def test_worker_killed_between_claim_and_owner_resumes_exactly_once(tmp_path, monkeypatch):
     "A worker SIGKILLed after claiming a grid point but before writing its host and pid: the point still runs once."
     import functools, convda.tuning as tu

@@ -1,4 +1,4 @@
-"""convda.tuning on a real PostgreSQL server: two worker processes share one grid study, no trial lost or run twice.
+"""convda.tuning on a real PostgreSQL server: worker processes share one grid study, no trial lost or run twice.
 
 The test starts its own server (initdb into a temporary folder, pg_ctl on 127.0.0.1 and a free port),
 as the unprivileged user `nobody` when run as root (initdb refuses root), and stops it afterwards.
@@ -52,6 +52,14 @@ def pg_url():
         shutil.rmtree(d, ignore_errors=True)
 
 
+def _new_db(pg_url: str, name: str) -> str:
+    "Create database `name` on the test server; return its URL."
+    port = pg_url.split(":")[-1].split("/")[0]
+    subprocess.run([f"{PG_BIN}/createdb", "-h", "127.0.0.1", "-p", port, "-U", "postgres", name],
+                   check=True, capture_output=True, timeout=60)
+    return pg_url.rsplit("/", 1)[0] + "/" + name
+
+
 def test_two_workers_share_a_grid_study(pg_url):
     import functools, optuna
     from optuna.trial import TrialState
@@ -68,3 +76,25 @@ def test_two_workers_share_a_grid_study(pg_url):
     # a second machine joining a finished study finds nothing to do
     s = run_search(pg_url, "pg-grid", quadratic_objective, "grid", space, n_jobs=1, verbose=False)
     assert len(s.get_trials()) == 18 and len(trials_frame(s)) == 18
+
+
+@pytest.mark.parametrize("what", ["claim", "recover"])
+def test_processes_racing_for_one_queue_take_each_trial_once(pg_url, queue_race, what):
+    "The SQLite race test on PostgreSQL (row locks, SELECT ... FOR UPDATE): each trial goes to exactly one process."
+    from optuna.trial import TrialState
+    s, got = queue_race(_new_db(pg_url, f"convda_race_{what}"), what)
+    per_trial = Counter(i for g in got for i in g)
+    assert len(per_trial) == 60 and set(per_trial.values()) == {1}, {k: v for k, v in per_trial.items() if v > 1}
+    if what == "recover":
+        assert len(s.get_trials(states=(TrialState.WAITING,))) == 60
+
+
+def test_searches_started_together_run_each_point_once(pg_url, start_together):
+    "Four machines of a job array start one new grid study at the same instant: each point runs once."
+    from convda.tuning import grid_points, load_grid
+    from optuna.trial import TrialState
+    space = {"batch_size": [1, 2, 4], "dropout": [0.1, 0.3, 0.5], "lr": [0.01, 0.001]}
+    s = start_together(_new_db(pg_url, "convda_together"), space)
+    per_point = Counter(json.dumps(t.params, sort_keys=True) for t in s.get_trials() if t.state == TrialState.COMPLETE)
+    assert set(per_point) == {json.dumps(p, sort_keys=True) for p in grid_points(load_grid(space))}
+    assert set(per_point.values()) == {1}, per_point
