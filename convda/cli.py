@@ -74,6 +74,7 @@ def _parser() -> argparse.ArgumentParser:
     se.add_argument("--seeds", type=int, nargs="+", help="seeds per setting")
     se.add_argument("--settings", type=int, nargs="+", help="years or window lengths to run (default: the profile's)")
     se.add_argument("--nse-threshold", type=float, help="leave models below this test NSE out of the bands")
+    se.add_argument("--n-jobs", type=int, default=1, help="runs trained at once on this machine (child processes)")
     a = sub.add_parser("assimilate", help="twin experiment: ConvLSTM state updating against open loop and an EnKF")
     a.add_argument("--profile", default="quick", choices=["quick", "paper"])
     a.add_argument("--data", help="a Wflow.jl run folder for the truth (default: the embedded catchment)")
@@ -124,7 +125,7 @@ def main(argv=None) -> int:
         elif args.command == "sensitivity":
             from convda.sensitivity import run_sensitivity
             df = run_sensitivity(args.kind, args.profile, data=args.data, out=args.out, seeds=args.seeds,
-                                 settings=args.settings, nse_threshold=args.nse_threshold)
+                                 settings=args.settings, nse_threshold=args.nse_threshold, n_jobs=args.n_jobs)
             print(df.to_string(index=False))
         elif args.command == "assimilate":
             from convda.assimilation import run_assimilation, format_scores

@@ -14,9 +14,9 @@ from .core import Config, ConfigError, ConvdaError, DataError, RunConfig, get_lo
 
 # %% auto #0
 __all__ = ['KINDS', 'SENSITIVITY_PROFILES', 'RUN_COLUMNS', 'SensitivitySpec', 'sensitivity_spec', 'run_config', 'slice_for',
-           'thin_days', 'train_one', 'load_data', 'peak_rss_mb', 'run_isolated', 'run_inline', 'read_runs',
-           'append_run', 'pending', 'basin_series', 'ensemble_bands', 'plot_dotty', 'plot_bands', 'summarize',
-           'memory_report', 'run_sensitivity']
+           'thin_days', 'train_one', 'load_data', 'peak_rss_mb', 'run_isolated', 'run_children', 'run_inline',
+           'read_runs', 'append_run', 'pending', 'basin_series', 'ensemble_bands', 'plot_dotty', 'plot_bands',
+           'summarize', 'memory_report', 'run_sensitivity']
 
 # %% ../nbs/21_sensitivity.ipynb #6d772976
 @dataclasses.dataclass
@@ -156,37 +156,78 @@ def peak_rss_mb() -> float:
     r = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return r / (1024 * 1024) if sys.platform == "darwin" else r / 1024
 
+def _exit_with_parent(ppid: int, every: float = 1.0) -> None:
+    "Watch from a daemon thread that the parent lives; end this process at once when it has died."
+    import threading
+    def watch():
+        while os.getppid() == ppid: time.sleep(every)
+        os._exit(3)
+    threading.Thread(target=watch, daemon=True).start()
+
 def _child(job_file: str) -> None:
     "Child-process body: train the run described in `job_file` and write result.json (metrics, seconds, peak memory)."
-    t0 = time.perf_counter(); job = json.loads(Path(job_file).read_text()); run_dir = Path(job["run_dir"])
+    t0, started = time.perf_counter(), time.time(); job = json.loads(Path(job_file).read_text()); run_dir = Path(job["run_dir"])
+    if job.get("ppid"): _exit_with_parent(int(job["ppid"]))
+    threads = None
     try:
+        if int(job.get("n_workers", 1)) > 1:                    # runs side by side share the cores: size the pools first
+            from convda.parallel import configure_threads
+            threads = configure_threads(int(job["n_workers"]))["intra_op"]
         m = train_one(load_data(job["data"]), RunConfig.from_dict(job["cfg"]), run_dir, job["eval_stride"], job["figures"])
         res = dict(nse=m.get("nse"), rmse=m.get("rmse"), nse_basin_total=m.get("nse_basin_total"), error="")
     except BaseException as err:
         res = dict(nse=None, rmse=None, nse_basin_total=None, error=f"{type(err).__name__}: {err}".replace("\n", " ")[:500])
         (run_dir / "error.txt").write_text(traceback.format_exc())
-    res.update(seconds=time.perf_counter() - t0, peak_rss_mb=peak_rss_mb())
+    res.update(seconds=time.perf_counter() - t0, peak_rss_mb=peak_rss_mb(), threads=threads, started=started, ended=time.time())
     _write_json(run_dir / "result.json", res)
 
-def run_isolated(data, cfg: RunConfig, run_dir, eval_stride: int = 1, figures: bool = False) -> dict:
-    "Train one run in a fresh Python process; return its result (metrics, seconds, peak_rss_mb, error)."
+def _start_child(data, cfg: RunConfig, run_dir, eval_stride: int = 1, figures: bool = False, n_workers: int = 1):
+    "Start the child process of one run (one of `n_workers` at once); return (process, start time, log file)."
     import subprocess
     run_dir = Path(run_dir); run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "result.json").unlink(missing_ok=True)
     job = _write_json(run_dir / "job.json", dict(data=str(data), cfg=cfg.to_dict(), run_dir=str(run_dir.resolve()),
-                                                 eval_stride=int(eval_stride), figures=bool(figures)))
-    t0 = time.perf_counter()
-    with open(run_dir / "child.log", "ab") as fh:
-        p = subprocess.Popen([sys.executable, "-c", f"from convda.sensitivity import _child; _child({str(job.resolve())!r})"],
-                             stdout=fh, stderr=subprocess.STDOUT)
-        try: p.wait()
-        except BaseException:
-            p.terminate(); p.wait(); raise
-    f = run_dir / "result.json"
+                                                 eval_stride=int(eval_stride), figures=bool(figures),
+                                                 n_workers=int(n_workers), ppid=os.getpid()))
+    fh = open(run_dir / "child.log", "ab")
+    p = subprocess.Popen([sys.executable, "-c", f"from convda.sensitivity import _child; _child({str(job.resolve())!r})"],
+                         stdout=fh, stderr=subprocess.STDOUT)
+    return p, time.perf_counter(), fh
+
+def _child_result(run_dir, p, t0: float) -> dict:
+    "The result.json of a finished child, or a result naming its exit code."
+    run_dir = Path(run_dir); f = run_dir / "result.json"
     if f.exists(): return json.loads(f.read_text())
     return dict(nse=None, rmse=None, nse_basin_total=None, seconds=time.perf_counter() - t0, peak_rss_mb=None,
                 error=f"child process ended with exit code {p.returncode}" + (" (killed, out of memory?)" if p.returncode == -9 else "")
                       + f"; see {run_dir / 'child.log'}")
+
+def run_isolated(data, cfg: RunConfig, run_dir, eval_stride: int = 1, figures: bool = False) -> dict:
+    "Train one run in a fresh Python process; return its result (metrics, seconds, peak_rss_mb, error)."
+    p, t0, fh = _start_child(data, cfg, run_dir, eval_stride, figures)
+    try: p.wait()
+    except BaseException:
+        p.terminate(); p.wait(); raise
+    finally: fh.close()
+    return _child_result(run_dir, p, t0)
+
+def run_children(jobs: list, n_jobs: int, on_done, on_start=None) -> None:
+    "Run child-process jobs (keyword arguments of `_start_child`) `n_jobs` at a time; `on_done(job, result)` as each ends."
+    queue, running = list(jobs), []
+    try:
+        while queue or running:
+            while queue and len(running) < n_jobs:
+                job = queue.pop(0)
+                if on_start: on_start(job)
+                running.append((job, *_start_child(**job, n_workers=n_jobs)))
+            for item in [r for r in running if r[1].poll() is not None]:
+                running.remove(item); job, p, t0, fh = item; fh.close()
+                on_done(job, _child_result(job["run_dir"], p, t0))
+            if running: time.sleep(0.2)
+    except BaseException:                                    # Ctrl-C: stop every child, keep what was recorded
+        for _, p, _, _ in running: p.terminate()
+        for _, p, _, fh in running: p.wait(); fh.close()
+        raise
 
 def run_inline(ds: xr.Dataset, cfg: RunConfig, run_dir, eval_stride: int = 1, figures: bool = False) -> dict:
     "Train one run in this process (tests, notebooks); peak_rss_mb is this process's peak so far."
@@ -346,9 +387,12 @@ def memory_report(runs: pd.DataFrame, settings=(8, 90)) -> str:
 # %% ../nbs/21_sensitivity.ipynb #16a21b11
 def run_sensitivity(kind: str = "train-years", profile="quick", data=None, out=None, seeds=None,
                     nse_threshold: float | None = None, settings=None, isolate: bool | None = None,
-                    log=None) -> pd.DataFrame:
-    "Run (or resume) a training-length or window sensitivity experiment; return runs.csv as a DataFrame."
+                    log=None, n_jobs: int = 1) -> pd.DataFrame:
+    "Run (or resume) a training-length or window sensitivity experiment (`n_jobs` runs at once); return runs.csv as a DataFrame."
     spec = sensitivity_spec(kind, profile, seeds=seeds, settings=settings, nse_threshold=nse_threshold, isolate=isolate)
+    if int(n_jobs) < 1: raise ConfigError(f"n_jobs must be >= 1, got {n_jobs}", variable="n_jobs", expected="a positive integer")
+    if int(n_jobs) > 1 and not spec.isolate:
+        raise ConfigError("runs side by side need a child process each", variable="n_jobs", expected="isolate=True (the default) with n_jobs > 1")
     log = log or get_logger("convda.sensitivity")
     out = Path(out) if out else Path("runs") / f"sensitivity_{kind}_{spec.profile}"
     out.mkdir(parents=True, exist_ok=True)
@@ -369,16 +413,25 @@ def run_sensitivity(kind: str = "train-years", profile="quick", data=None, out=N
     todo = pending(spec, read_runs(out))
     log.info(f"sensitivity {kind} ({spec.profile}): {len(spec.settings) * len(spec.seeds) - len(todo)} runs done, "
              f"{len(todo)} to go; folder {out}")
+    jobs, meta = [], {}
     for i, (setting, seed) in enumerate(todo, 1):
         cfg = run_config(spec, setting, seed, data=None if isinstance(data, xr.Dataset) else str(data))
         rel = Path("runs") / f"{kind}_{setting}_seed{seed}"
-        log.info(f"[{i}/{len(todo)}] {KINDS[kind]}={setting} seed={seed} -> {out / rel}")
-        res = (run_isolated(data, cfg, out / rel, spec.eval_stride, spec.run_figures) if spec.isolate
-               else run_inline(ds, cfg, out / rel, spec.eval_stride, spec.run_figures))
+        jobs.append(dict(data=data, cfg=cfg, run_dir=out / rel, eval_stride=spec.eval_stride, figures=spec.run_figures))
+        meta[str(out / rel)] = (f"[{i}/{len(todo)}] {KINDS[kind]}={setting} seed={seed}", setting, seed, rel)
+    def started(job): log.info(f"{meta[str(job['run_dir'])][0]} -> {job['run_dir']}")
+    def done(job, res):                                       # only this process writes runs.csv
+        tag, setting, seed, rel = meta[str(job["run_dir"])]
         append_run(out, {**res, "setting": setting, "seed": seed, "run_dir": str(rel)})
-        log.info(f"[{i}/{len(todo)}] nse={res['nse']} rmse={res['rmse']} peak={res['peak_rss_mb']} MB "
-                 f"{res['seconds']:.0f} s {res['error']}")
-    runs = read_runs(out)
+        log.info(f"{tag} nse={res['nse']} rmse={res['rmse']} peak={res['peak_rss_mb']} MB {res['seconds']:.0f} s {res['error']}")
+    if spec.isolate: run_children(jobs, int(n_jobs), done, started)
+    else:
+        for job in jobs:
+            started(job); done(job, run_inline(ds, job["cfg"], job["run_dir"], job["eval_stride"], job["figures"]))
+    runs = read_runs(out)                                     # rows in the order runs ended; returned in the spec's order
+    order = {(int(s), int(d)): i for i, (s, d) in enumerate((s, d) for s in spec.settings for d in spec.seeds)}
+    runs = (runs.assign(_o=[order.get((int(s), int(d)), len(order)) for s, d in zip(runs.setting, runs.seed)])
+            .sort_values("_o", kind="stable").drop(columns="_o").reset_index(drop=True))
     try: summarize(out, spec.nse_threshold, spec.band, spec.quantiles)
     except ConvdaError as err: log.warning(f"no bands: {err}")
     if kind == "window":

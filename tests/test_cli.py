@@ -54,3 +54,11 @@ def test_run_missing_data(tmp_path):
 def test_evaluate_not_a_run_folder(tmp_path):
     rc, _, se = convda("evaluate", tmp_path)
     assert rc == 2 and "config.json" in se and "Traceback" not in se
+
+def test_sensitivity_bad_n_jobs(tiny_run, tmp_path, capsys):
+    "`convda sensitivity --n-jobs 0`: exit status 2 and a line naming n_jobs, before any training."
+    from convda.cli import main
+    rc = main(["sensitivity", "--kind", "window", "--data", str(tiny_run), "--out", str(tmp_path / "s"), "--n-jobs", "0"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "n_jobs" in err and "Traceback" not in err, err[-2000:]
+    assert not (tmp_path / "s" / "runs.csv").exists()

@@ -117,3 +117,72 @@ def test_nse_threshold_excludes_models(tmp_path):
     assert (b_thr.upper_all - b_thr.lower_all).mean() < (b_all.upper_all - b_all.lower_all).mean()
     with xr.open_dataset(out / "bands.nc") as f:
         assert f.attrs["nse_threshold"] == pytest.approx(thr)
+
+
+TINY_ISOLATED = dict(run={"epochs": 1, "patience": 1, "filters": [2, 2], "train_years": 2, "val_years": 1, "test_years": 1,
+                          "max_train_samples": 16, "batch_size": 8}, seeds=[0], settings=[3, 5], eval_stride=5,
+                     isolate=True, profile="tiny")
+
+
+def _tiny_nc(tmp_path):
+    from convda.preprocess import synthetic_run
+    f = tmp_path / "data.nc"
+    synthetic_run(ny=4, nx=3, start="1996-01-01", end="1999-12-31", nan_years=()).to_netcdf(f)
+    return f
+
+
+def _children_of(out) -> list:
+    "Process ids of running sensitivity children whose job lies under `out` (from /proc)."
+    pids = []
+    for d in Path("/proc").iterdir():
+        if not d.name.isdigit(): continue
+        try: cmd = (d / "cmdline").read_bytes().decode(errors="replace")
+        except OSError: continue
+        if "_child(" in cmd and str(out) in cmd: pids.append(int(d.name))
+    return pids
+
+
+def _alive(pid: int) -> bool:
+    "Whether process `pid` exists and is not a zombie."
+    try: return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] != "Z"
+    except OSError: return False
+
+
+def test_runs_side_by_side_in_child_processes(tmp_path):
+    "n_jobs=2: two real trainings overlap in time, each with half the cores' threads; the parent records both."
+    from convda.parallel import thread_counts
+    out = tmp_path / "exp"
+    runs = sens.run_sensitivity("window", TINY_ISOLATED, data=_tiny_nc(tmp_path), out=out, n_jobs=2)
+    assert sorted(zip(runs.setting, runs.seed)) == [(3, 0), (5, 0)] and runs.error.tolist() == ["", ""]
+    assert np.isfinite(runs.nse.astype(float)).all()
+    res = [__import__("json").loads((out / d / "result.json").read_text()) for d in runs.run_dir]
+    assert [r["threads"] for r in res] == [thread_counts(2)[0]] * 2
+    a, b = res
+    assert a["started"] < b["ended"] and b["started"] < a["ended"], "the two runs did not overlap"
+    assert (out / "bands.nc").exists()
+    with pytest.raises(sens.ConfigError, match="child process"):
+        sens.run_sensitivity("window", {**TINY_ISOLATED, "isolate": False}, data=_tiny_nc(tmp_path), out=tmp_path / "x", n_jobs=2)
+
+
+def test_killed_parent_takes_its_children_and_resumes(tmp_path):
+    "SIGKILL of a parent running two children: the children end within seconds; the next call runs both runs."
+    out, data = tmp_path / "exp", _tiny_nc(tmp_path)
+    script = (f"import convda.sensitivity as s; s.run_sensitivity('window', {TINY_ISOLATED!r}, data={str(data)!r}, "
+              f"out={str(out)!r}, n_jobs=2)")
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + 120
+        while len(_children_of(out)) < 2:
+            assert proc.poll() is None and time.time() < deadline, "the two children did not start"
+            time.sleep(0.1)
+        kids = _children_of(out)
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.wait()
+    deadline = time.time() + 15
+    while any(_alive(k) for k in kids):
+        assert time.time() < deadline, "children outlived their killed parent"
+        time.sleep(0.2)
+    assert not (out / "runs.csv").exists() and not list(out.glob("runs/*/result.json"))
+    runs = sens.run_sensitivity("window", TINY_ISOLATED, data=data, out=out, n_jobs=2)
+    assert sorted(zip(runs.setting, runs.seed)) == [(3, 0), (5, 0)] and runs.error.tolist() == ["", ""]
