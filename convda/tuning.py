@@ -227,6 +227,10 @@ class _Heartbeat:
         self._stop.set()
         if self.interval: self._thread.join()
 
+def _never_ran(t) -> bool:
+    "Whether a trial was set aside unrun: a second copy of a queued grid point, or a TPE trial beyond `n_trials`."
+    return "duplicate_of" in t.user_attrs or "beyond_n_trials" in t.user_attrs
+
 def _point(t) -> str:
     "The grid point of a trial (queued or run) as a canonical JSON string."
     return json.dumps(t.system_attrs.get("fixed_params") or t.params, sort_keys=True)
@@ -236,7 +240,7 @@ def _holder(study: optuna.Study, trial_id: int) -> int | None:
     trials = study.get_trials(deepcopy=False)
     me = next(t for t in trials if t._trial_id == trial_id)
     for t in trials:
-        if t._trial_id == trial_id or "duplicate_of" in t.user_attrs or _point(t) != _point(me): continue
+        if t._trial_id == trial_id or _never_ran(t) or _point(t) != _point(me): continue
         done = t.state in (TrialState.COMPLETE, TrialState.PRUNED) or (t.state == TrialState.FAIL and "error" in t.user_attrs)
         if done or (t.state in (TrialState.RUNNING, TrialState.WAITING) and t.number < me.number): return t.number
     return None
@@ -263,13 +267,17 @@ def suggest_params(trial, space: dict, continuous: bool = False) -> dict:
         else: out[k] = trial.suggest_categorical(k, v)
     return out
 
+def _counts(t) -> bool:
+    "Whether a trial counts towards n_trials: finished (not killed, not set aside) or running."
+    return t.state in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING) or (t.state == TrialState.FAIL and "error" in t.user_attrs)
+
 def _n_counted(study) -> int:
-    "Trials that count towards n_trials: finished (not killed) or running."
-    n = 0
-    for t in study.get_trials(deepcopy=False):
-        if t.state in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING): n += 1
-        elif t.state == TrialState.FAIL and "error" in t.user_attrs: n += 1
-    return n
+    "Trials that count towards n_trials."
+    return sum(_counts(t) for t in study.get_trials(deepcopy=False))
+
+def _beyond(study: optuna.Study, number: int, n_trials: int) -> bool:
+    "Whether `n_trials` counted trials precede trial `number` (workers that asked at once took the last places)."
+    return sum(_counts(t) for t in study.get_trials(deepcopy=False) if t.number < number) >= n_trials
 
 # %% ../nbs/20_tuning.ipynb #e2b50763
 def run_trial(study: optuna.Study, trial: optuna.Trial, objective, worker: int = 0, log=print) -> TrialState:
@@ -310,7 +318,7 @@ def _set_threads(n: int | None) -> None:
 def _progress(study, trial_number, state, worker, t0) -> str:
     "One progress line for a finished trial."
     ft = study._storage.get_trial(study._storage.get_trial_id_from_study_id_trial_number(study._study_id, trial_number))
-    cnt = pd.Series([t.state.name for t in study.get_trials(deepcopy=False) if "duplicate_of" not in t.user_attrs]).value_counts().to_dict()
+    cnt = pd.Series([t.state.name for t in study.get_trials(deepcopy=False) if not _never_ran(t)]).value_counts().to_dict()
     val = f"val_mse={ft.value:.6g}" if ft.value is not None else ft.user_attrs.get("error", "")
     total = study.user_attrs.get("queued") or study.user_attrs.get("n_trials") or "?"
     return (f"[{study.user_attrs.get('method')} w{worker}] trial {trial_number} {state.name.lower()}: "
@@ -336,7 +344,10 @@ def run_worker(storage, study_name: str, objective, n_trials: int | None = None,
                 if _unowned(study): time.sleep(1.0); continue     # a claim whose worker may have died: recover_stale_trials tells once it is CLAIM_S old
                 break
             trial = optuna.Trial(study, tid)
-        else: trial = study.ask()
+        else:
+            trial = study.ask()
+            if n_trials is not None and _beyond(study, trial.number, n_trials):   # another worker took the last place
+                trial.set_user_attr("beyond_n_trials", int(n_trials)); study.tell(trial, state=TrialState.FAIL); break
         state = run_trial(study, trial, objective, worker)
         ran += 1
         if verbose: print(_progress(study, trial.number, state, worker, t0), flush=True)
@@ -398,7 +409,7 @@ def trials_frame(study: optuna.Study) -> pd.DataFrame:
     rows = []
     space = study.user_attrs.get("space", {})
     for t in study.get_trials(deepcopy=False):
-        if t.state == TrialState.WAITING or "duplicate_of" in t.user_attrs: continue   # never ran
+        if t.state == TrialState.WAITING or _never_ran(t): continue
         u = t.user_attrs
         params = t.params or t.system_attrs.get("fixed_params") or {}
         steps = sorted(t.intermediate_values)

@@ -67,15 +67,17 @@ START = """
 import functools, json, sys, time
 from convda.tuning import run_search, quadratic_objective
 time.sleep(max(0.0, float(sys.argv[3]) - time.time()))
-run_search(sys.argv[1], "together", functools.partial(quadratic_objective, sleep=0.05), "grid", json.loads(sys.argv[2]), verbose=False)
+n = int(sys.argv[5]) if sys.argv[5] != "None" else None
+run_search(sys.argv[1], "together", functools.partial(quadratic_objective, sleep=0.05), sys.argv[4], json.loads(sys.argv[2]),
+           n_trials=n, verbose=False)
 """
 
-def _start_together(url, space, n_procs=4):
-    "Start `n_procs` grid searches of one new study at one instant (machines of a job array); return the study."
+def _start_together(url, space, n_procs=4, method="grid", n_trials=None):
+    "Start `n_procs` searches of one new study at one instant (machines of a job array); return the study."
     import json, sys, time
     from convda.tuning import load_search
     start = str(time.time() + 5.0)
-    procs = [subprocess.Popen([sys.executable, "-c", START, url, json.dumps(space), start], stdout=subprocess.PIPE,
+    procs = [subprocess.Popen([sys.executable, "-c", START, url, json.dumps(space), start, method, str(n_trials)], stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE) for _ in range(n_procs)]
     outs = [p.communicate(timeout=300) for p in procs]
     for p, (out, err) in zip(procs, outs): assert p.returncode == 0, err.decode()[-3000:]

@@ -113,6 +113,17 @@ def test_searches_started_together_run_each_point_once(tmp_path, start_together)
     assert len(trials_frame(s)) == 18 and len({t.user_attrs["pid"] for t in trials if t.state == TrialState.COMPLETE}) >= 2
 
 
+def test_tpe_searches_started_together_keep_n_trials(tmp_path, start_together):
+    "Four TPE searches sharing one study and n_trials=6: exactly 6 trials count; any extra one was set aside unrun."
+    from convda.tuning import trials_frame, _n_counted
+    s = start_together(f"sqlite:///{tmp_path / 'study.db'}", {"batch_size": [1, 2, 4], "lr": [0.0001, 0.01]},
+                       method="optuna", n_trials=6)
+    extra = [t for t in s.get_trials() if "beyond_n_trials" in t.user_attrs]
+    assert _n_counted(s) == 6 and len(s.get_trials()) == 6 + len(extra), [t.state for t in s.get_trials()]
+    assert all(t.state == TrialState.FAIL and not t.intermediate_values for t in extra)
+    assert len(trials_frame(s)) == 6
+
+
 def test_worker_killed_between_claim_and_owner_resumes_exactly_once(tmp_path, monkeypatch):
     "A worker SIGKILLed after claiming a grid point but before writing its host and pid: the point still runs once."
     import functools, convda.tuning as tu
