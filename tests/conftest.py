@@ -1,4 +1,5 @@
-"""Shared fixtures: a tiny catchment written by `convda simulate` and a run folder written by `convda run`."""
+"""Shared fixtures: a tiny catchment written by `convda simulate`, a run folder written by `convda run`, and
+processes racing for one tuning study (used by the SQLite and the PostgreSQL suites)."""
 import shutil, subprocess
 import pytest
 
