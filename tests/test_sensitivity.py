@@ -2,7 +2,7 @@
 
 Training is replaced by a fake `train_one` that writes a small predictions.nc, so these tests need no
 TensorFlow and run in seconds."""
-import os, signal, subprocess, sys, textwrap, time
+import json, os, signal, subprocess, sys, textwrap, time
 from pathlib import Path
 
 import numpy as np
@@ -142,12 +142,6 @@ def _children_of(out) -> list:
     return pids
 
 
-def _alive(pid: int) -> bool:
-    "Whether process `pid` exists and is not a zombie."
-    try: return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] != "Z"
-    except OSError: return False
-
-
 def test_runs_side_by_side_in_child_processes(tmp_path):
     "n_jobs=2: two real trainings overlap in time, each with half the cores' threads; the parent records both."
     from convda.parallel import thread_counts
@@ -155,7 +149,7 @@ def test_runs_side_by_side_in_child_processes(tmp_path):
     runs = sens.run_sensitivity("window", TINY_ISOLATED, data=_tiny_nc(tmp_path), out=out, n_jobs=2)
     assert sorted(zip(runs.setting, runs.seed)) == [(3, 0), (5, 0)] and runs.error.tolist() == ["", ""]
     assert np.isfinite(runs.nse.astype(float)).all()
-    res = [__import__("json").loads((out / d / "result.json").read_text()) for d in runs.run_dir]
+    res = [json.loads((out / d / "result.json").read_text()) for d in runs.run_dir]
     assert [r["threads"] for r in res] == [thread_counts(2)[0]] * 2
     a, b = res
     assert a["started"] < b["ended"] and b["started"] < a["ended"], "the two runs did not overlap"
@@ -180,7 +174,8 @@ def test_killed_parent_takes_its_children_and_resumes(tmp_path):
     finally:
         proc.wait()
     deadline = time.time() + 15
-    while any(_alive(k) for k in kids):
+    from convda.tuning import _pid_alive                          # a zombie counts as dead
+    while any(_pid_alive(k) for k in kids):
         assert time.time() < deadline, "children outlived their killed parent"
         time.sleep(0.2)
     assert not (out / "runs.csv").exists() and not list(out.glob("runs/*/result.json"))
