@@ -7,21 +7,10 @@ from __future__ import annotations
 import argparse, json, os, sys, time
 from pathlib import Path
 from .core import ConvdaError, RunConfig, get_logger
+from .profiles import profile_config, profile_names
 
 # %% auto #0
-__all__ = ['PROFILES', 'BEST_UTS0', 'profile_config', 'run_main', 'main']
-
-# %% ../nbs/50_cli.ipynb #6885750e
-PROFILES = {
-    "quick": dict(train_years=4, val_years=1, test_years=1, epochs=4, patience=3, window=8, max_train_samples=360),
-    "paper": dict(train_years=21, val_years=2, test_years=1, epochs=20, patience=5, window=16),
-}
-BEST_UTS0 = dict(batch_size=4, dropout=0.1, recurrent_dropout=0.1, lr=1e-3)
-
-def profile_config(profile: str = "quick", **overrides) -> RunConfig:
-    "The run configuration of a named profile, with overrides."
-    if profile not in PROFILES: raise ConvdaError(f"unknown profile {profile!r}", variable="profile", expected=f"one of {sorted(PROFILES)}")
-    return RunConfig.from_dict({**BEST_UTS0, **PROFILES[profile], "profile": profile, **overrides})
+__all__ = ['run_main', 'main']
 
 # %% ../nbs/50_cli.ipynb #e5f15198
 def run_main(profile: str = "quick", data=None, target: str = "uts0", out=None, seed: int = 0, overrides: dict | None = None) -> Path:
@@ -48,7 +37,7 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, default=0); s.add_argument("--spinup-years", type=int, default=1)
     s.add_argument("--overwrite", action="store_true")
     r = sub.add_parser("run", help="the main job: train and evaluate a ConvLSTM (embedded default unless --data)")
-    r.add_argument("--profile", default="quick", choices=sorted(PROFILES))
+    r.add_argument("--profile", default="quick", choices=profile_names())
     r.add_argument("--data", help="a Wflow.jl run folder or its TOML (default: the embedded catchment)")
     r.add_argument("--target", default="uts0", help="uts0..uts3, sat or vwc")
     r.add_argument("--out", help="run folder (default runs/TARGET_PROFILE)")

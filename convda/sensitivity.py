@@ -79,7 +79,7 @@ def sensitivity_spec(kind: str = "train-years", profile="quick", **overrides) ->
 # %% ../nbs/21_sensitivity.ipynb #30a14b40
 def run_config(spec: SensitivitySpec, setting: int, seed: int, **extra) -> RunConfig:
     "The RunConfig of one (setting, seed) of an experiment."
-    from convda.cli import BEST_UTS0
+    from convda.profiles import BEST_UTS0
     d = {**BEST_UTS0, **spec.run, KINDS[spec.kind]: int(setting), "seed": int(seed), "profile": spec.profile, **extra}
     if spec.samples_per_year is not None:
         d["max_train_samples"] = int(spec.samples_per_year * d.get("train_years", RunConfig.train_years))

@@ -37,7 +37,7 @@ GRIDS = {
               "recurrent_dropout": [0.1], "lr": [1e-2, 1e-3]},
 }
 
-# RunConfig overrides of the training problem each tuning profile solves (on top of convda.cli.profile_config),
+# RunConfig overrides of the training problem each tuning profile solves (on top of convda.profiles.profile_config),
 # the number of validation days scored (None = all) and the TPE trial budget.
 TUNING_PROFILES = {
     "quick": dict(config=dict(train_years=4, val_years=1, test_years=1, window=8, max_train_samples=64),
@@ -662,7 +662,7 @@ def write_experiment(out, study: optuna.Study, objective=None, storage: str | No
 # %% ../nbs/20_tuning.ipynb #f413fb51
 def tuning_config(profile: str = "quick", target: str = "uts0", seed: int = 0, data=None, overrides: dict | None = None) -> RunConfig:
     "The base RunConfig a tuning profile trains (the tuned hyperparameters are set per trial)."
-    from convda.cli import profile_config
+    from convda.profiles import profile_config
     if profile not in TUNING_PROFILES: raise ConfigError(f"unknown tuning profile {profile!r}", variable="profile", expected=f"one of {sorted(TUNING_PROFILES)}")
     d = {**TUNING_PROFILES[profile]["config"], "target": target, "seed": seed, **(overrides or {})}
     if data is not None and isinstance(data, (str, Path)): d["data"] = str(Path(data).resolve())
