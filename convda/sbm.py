@@ -13,11 +13,11 @@ from .core import DataError, ConfigError, LAYER_THICKNESS, UNITS
 from .terrain import LDD_OFFSETS, LDD_NODATA, downstream_index
 
 # %% auto #0
-__all__ = ['DEFAULT_PARAMS', 'LDD_STEP', 'STATE_VARS', 'STATE_UNITS', 'OUTPUT_UNITS', 'OUTPUT_DESCR', 'check_params',
-           'gash_saturation', 'gash_loss', 'gash_interception', 'snowpack_hbv', 'frozen_soil_factor', 'unsat_thickness',
-           'zi_from_store', 'layer_geometry', 'unsat_layer_flow', 'soil_evaporation', 'transpiration', 'capillary_rise',
-           'push_up', 'ssf_step', 'ssf_solve', 'reservoir_outflow', 'd8_downstream', 'upstream_order', 'SBMState',
-           'SBM', 'initial_state', 'set_state', 'run', 'water_balance', 'toy_forcing', 'outputs_to_dataset',
+__all__ = ['DEFAULT_PARAMS', 'STATE_VARS', 'STATE_UNITS', 'OUTPUT_UNITS', 'OUTPUT_DESCR', 'check_params', 'gash_saturation',
+           'gash_loss', 'gash_interception', 'snowpack_hbv', 'frozen_soil_factor', 'unsat_thickness', 'zi_from_store',
+           'layer_geometry', 'unsat_layer_flow', 'soil_evaporation', 'transpiration', 'capillary_rise', 'push_up',
+           'ssf_step', 'ssf_solve', 'reservoir_outflow', 'd8_downstream', 'upstream_order', 'SBMState', 'SBM',
+           'initial_state', 'set_state', 'run', 'water_balance', 'toy_forcing', 'outputs_to_dataset',
            'state_to_dataset', 'state_from_dataset', 'simulate']
 
 # %% ../nbs/03_sbm.ipynb #7d55b020
@@ -228,8 +228,6 @@ def reservoir_outflow(store, k):
     return store * -math.expm1(-k)
 
 # %% ../nbs/03_sbm.ipynb #5d20d23c
-LDD_STEP = LDD_OFFSETS  # PCRaster code -> (drow, dcol), as in 01_terrain
-
 def d8_downstream(ldd, mask):
     "Flat index of each cell's downstream basin cell, -1 at pits, outside `mask`, or where flow leaves the grid/mask."
     ldd = np.asarray(ldd); mask = np.asarray(mask, bool)

@@ -14,9 +14,9 @@ from .core import Config, ConfigError, ConvdaError, DataError, RunConfig, get_lo
 
 # %% auto #0
 __all__ = ['KINDS', 'SENSITIVITY_PROFILES', 'RUN_COLUMNS', 'SensitivitySpec', 'sensitivity_spec', 'run_config', 'slice_for',
-           'thin_days', 'train_one', 'load_data', 'peak_rss_mb', 'run_isolated', 'run_children', 'run_inline',
-           'read_runs', 'append_run', 'pending', 'basin_series', 'ensemble_bands', 'plot_dotty', 'plot_bands',
-           'summarize', 'memory_report', 'run_sensitivity']
+           'thin_days', 'train_one', 'load_data', 'peak_rss_mb', 'run_children', 'run_inline', 'read_runs',
+           'append_run', 'pending', 'basin_series', 'ensemble_bands', 'plot_dotty', 'plot_bands', 'summarize',
+           'memory_report', 'run_sensitivity']
 
 # %% ../nbs/21_sensitivity.ipynb #6d772976
 @dataclasses.dataclass
@@ -201,15 +201,6 @@ def _child_result(run_dir, p, t0: float) -> dict:
     return dict(nse=None, rmse=None, nse_basin_total=None, seconds=time.perf_counter() - t0, peak_rss_mb=None,
                 error=f"child process ended with exit code {p.returncode}" + (" (killed, out of memory?)" if p.returncode == -9 else "")
                       + f"; see {run_dir / 'child.log'}")
-
-def run_isolated(data, cfg: RunConfig, run_dir, eval_stride: int = 1, figures: bool = False) -> dict:
-    "Train one run in a fresh Python process; return its result (metrics, seconds, peak_rss_mb, error)."
-    p, t0, fh = _start_child(data, cfg, run_dir, eval_stride, figures)
-    try: p.wait()
-    except BaseException:
-        p.terminate(); p.wait(); raise
-    finally: fh.close()
-    return _child_result(run_dir, p, t0)
 
 def run_children(jobs: list, n_jobs: int, on_done, on_start=None) -> None:
     "Run child-process jobs (keyword arguments of `_start_child`) `n_jobs` at a time; `on_done(job, result)` as each ends."
