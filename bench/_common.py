@@ -5,9 +5,8 @@ from pathlib import Path
 import numpy as np
 
 def default_data(path=None) -> Path:
-    "The embedded default run folder (46 x 43, 1989-2019): `path`, /tmp/simdefault if present, else convda's cache."
+    "The embedded default run folder (46 x 43, 1989-2019): `path` if given, else convda's cache (`$CONVDA_DATA`)."
     if path: return Path(path)
-    if (Path("/tmp/simdefault") / "wflow_sbm.toml").exists(): return Path("/tmp/simdefault")
     from convda.simulate import default_run
     return default_run()
 

@@ -3,14 +3,14 @@
 full-frame streamed prediction, with peak memory against what the in-memory path would hold.
 
 usage: python bench/bench_largegrid.py [--ny 400 --nx 400] [--start 2017-01-01 --end 2019-12-31]
-                                       [--updates 3] [--tile 64] [--predict-days 16] [--dir /tmp/convda_large]
+                                       [--updates 3] [--tile 64] [--predict-days 16] [--dir DIR (default: the system's temporary folder)]
 The run is simulated once, in a child process whose peak RSS is printed (convda.simulate.simulate_catchment,
 year by year, cached in --dir). The convda part runs in
 a child process so its peak RSS is its own: open_lazy (dask, 32-day chunks) -> prepare_lazy (scalers on
 64 training days) -> fit_tiles (sequence mode on 64 x 64 tiles) -> streamed prediction of the first
 --predict-days test days on full frames (8-day chunks, state carried over).
 """
-import argparse, json, subprocess, sys, time
+import argparse, json, subprocess, sys, tempfile, time
 from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 import _common as C
@@ -45,7 +45,7 @@ def main():
     ap.add_argument("--dir", default=None); ap.add_argument("--child", action="store_true")
     ap.add_argument("--simulate", action="store_true", help=argparse.SUPPRESS)
     a = ap.parse_args()
-    a.dir = a.dir or f"/tmp/convda_large_{a.ny}x{a.nx}_{a.start}_{a.end}"
+    a.dir = a.dir or str(Path(tempfile.gettempdir()) / f"convda_large_{a.ny}x{a.nx}_{a.start}_{a.end}")
     if a.child: return child(a)
     print(C.load())
     if a.simulate:                                            # child: simulate and cache the run

@@ -1,6 +1,6 @@
 """Experiment, not part of convda: can a second head channel learn which uts0 cell-days are saturated?
 
-usage: python bench/exp_saturation_head.py [WEIGHT [POS_WEIGHT]] [--control]
+usage: python bench/experiments/saturation_head.py [WEIGHT [POS_WEIGHT]] [--control]
 
 The Table 1 model gets a second 3 x 3 Conv2D on the last BatchNorm output (577 parameters more: 264,578): a logit
 of "this layer is saturated" (uts0 exactly 0), trained with a basin-masked logistic loss times WEIGHT (default 0.2)

@@ -1,6 +1,6 @@
 """Experiment, not part of convda: decide where uts0 is saturated from a predicted water table instead of Eq. 6's threshold.
 
-usage: python bench/exp_saturation_watertable.py UTS0_RUN SAT_RUN
+usage: python bench/experiments/saturation_watertable.py UTS0_RUN SAT_RUN
 
 UTS0_RUN and SAT_RUN are run folders written by `convda run --target uts0` and `convda run --target sat` on the same
 data (window mode). In wflow_sbm a layer's unsaturated store is empty when the water table is at or above the layer's
