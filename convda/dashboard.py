@@ -21,13 +21,13 @@ from .metrics import WINTER_MONTHS, nse_map
 # %% auto #0
 __all__ = ['RUN_FILES', 'SENSITIVITY_FILES', 'TUNING_FILES', 'HYPERPARAMETERS', 'PAPER_DATE', 'RASTERIZE_CELLS', 'SIMULATED',
            'PREDICTED', 'DIFFERENCE', 'BASELINE_PREFIX', 'SEASONS', 'KINDS', 'OBS_COLOR', 'PRED_COLOR', 'OUTSIDE_COLOR',
-           'STATE_CMAP', 'STYLES', 'TITLES', 'HOW_TO', 'DATE_TABS', 'PERIOD_TABS', 'SCREENSHOT_TABS', 'make_demo_run',
-           'make_demo_experiments', 'Folder', 'skill_map', 'Predictions', 'RunFolder', 'SensitivityFolder',
-           'hyperparameter_columns', 'spearman_matrix', 'TuningFolder', 'open_folder', 'clear_cache', 'folder_kinds',
-           'discover', 'transect_plot', 'field_image', 'map_image', 'cell_plot', 'bands_plot', 'dotty_plot',
-           'spearman_heatmap', 'mse_scatter', 'learning_curve', 'metrics_frame', 'compare_metrics', 'baseline_table',
-           'Dashboard', 'app', 'serve', 'free_port', 'chromium_path', 'launch_browser', 'demo_folders', 'wait_rendered',
-           'save_screenshots']
+           'STATE_CMAP', 'STYLES', 'TITLES', 'HOW_TO', 'PLAYER_CSS', 'DATE_TABS', 'PERIOD_TABS', 'SCREENSHOT_TABS',
+           'make_demo_run', 'make_demo_experiments', 'Folder', 'skill_map', 'Predictions', 'RunFolder',
+           'SensitivityFolder', 'hyperparameter_columns', 'spearman_matrix', 'TuningFolder', 'open_folder',
+           'clear_cache', 'folder_kinds', 'discover', 'transect_plot', 'field_image', 'map_image', 'cell_plot',
+           'bands_plot', 'dotty_plot', 'spearman_heatmap', 'mse_scatter', 'learning_curve', 'metrics_frame',
+           'compare_metrics', 'baseline_table', 'Dashboard', 'app', 'serve', 'folder_summary', 'free_port',
+           'chromium_path', 'launch_browser', 'demo_folders', 'open_tab', 'wait_rendered', 'save_screenshots']
 
 # %% ../nbs/40_dashboard.ipynb #c1498bd1
 RUN_FILES = {"config": "config.json", "metrics": "metrics.json", "history": "history.csv", "predictions": "predictions.nc"}
@@ -122,9 +122,12 @@ def make_demo_run(path, ny: int = 46, nx: int = 43, days: int = 120, seed: int =
     if figures: _demo_figure(path / "figures" / "learning_curve.png", ep, loss)
     return path
 
+
 def _demo_baselines(obs: np.ndarray) -> dict:
     "Stand-ins for the three baselines of the evaluation (cell mean, a smoothed seasonal cycle, a persistence-like linear model)."
-    mean = np.nanmean(obs, axis=0, keepdims=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # cells outside the basin are all NaN
+        mean = np.nanmean(obs, axis=0, keepdims=True)
     from scipy.ndimage import uniform_filter1d
     cycle = uniform_filter1d(np.nanmean(obs, axis=(1, 2)), 15) / np.nanmean(obs)  # a smooth basin-wide seasonal cycle
     seasonal = cycle[:, None, None] * mean
@@ -515,7 +518,7 @@ def transect_plot(pred: Predictions, rows=TRANSECT_ROWS, period=None, width=760,
 
 # %% ../nbs/40_dashboard.ipynb #d534f56c
 OUTSIDE_COLOR = "#9e9e9e"  # cells outside the basin: mid grey, darker than the light end of every colour map
-STATE_CMAP = ["#edf8b1", "#c7e9b4", "#7fcdbb", "#41b6c4", "#1d91c0", "#225ea8", "#253494", "#081d58"]  # YlGnBu, 0 mm light yellow
+STATE_CMAP = hv.plotting.util.process_cmap("YlGnBu", 256)[40:]  # YlGnBu without its near-white end: 0 mm is light yellow-green
 STYLES = {"state": STATE_CMAP, "difference": "RdBu", "abs": "Reds", "skill": "RdBu"}  # colour map of each kind of map
 TITLES = dict(simulated=SIMULATED, predicted=PREDICTED, difference=DIFFERENCE, abs_difference="|predicted − simulated|")
 
@@ -637,8 +640,9 @@ def metrics_frame(metrics: dict, name: str = "value") -> pd.DataFrame:
     return pd.DataFrame({name: pd.Series(flat, dtype=object)}).rename_axis("metric")
 
 def compare_metrics(metrics: list, names: list) -> pd.DataFrame:
-    "Two runs' metrics side by side with a difference column (second − first) for the numeric ones."
-    cols = [metrics_frame(m, n) if m is not None else pd.DataFrame({n: pd.Series(dtype=object)}).rename_axis("metric")
+    "Two runs' top-level metrics side by side with a difference column (second − first) for the numeric ones."
+    top = lambda m: {k: v for k, v in m.items() if not isinstance(v, dict)}  # nested blocks (baselines, seasons) stay in the Run tab
+    cols = [metrics_frame(top(m), n) if m is not None else pd.DataFrame({n: pd.Series(dtype=object)}).rename_axis("metric")
             for m, n in zip(metrics, names)]
     df = pd.concat(cols, axis=1)
     a, b = (pd.to_numeric(df[n], errors="coerce") for n in names)
@@ -671,11 +675,12 @@ def _missing(folder: Folder | None, piece: str, what: str) -> pn.pane.Alert | No
 
 HOW_TO = {
     "run": "`convda run --out runs/NAME` trains and evaluates a ConvLSTM and writes a run folder "
-           "(config.json, metrics.json, history.csv, predictions.nc, figures/); open it, or a folder above it, with `convda dashboard`.",
+           "(`config.json`, `metrics.json`, `history.csv`, `predictions.nc`, `figures/`); open it, or a folder above it, with `convda dashboard`.",
     "sensitivity": "`convda sensitivity --kind window` (or `--kind train-years`) trains an ensemble per setting and writes "
-                   "`runs/sensitivity_KIND_PROFILE/` (runs.csv, bands.nc, figures/; `--out` chooses the folder); open it, or `runs/`.",
+                   "`runs/sensitivity_KIND_PROFILE/` (`runs.csv`, `bands.nc`, `figures/`; `--out` chooses the folder); open it, or `runs/`.",
     "tuning": "`convda tune` (grid search, or `--method optuna`) writes `runs/tuning_TARGET_PROFILE_METHOD/` "
-              "(trials.csv, the study database, figures/; `--out` chooses the folder); open it, or `runs/`."}
+              "(`trials.csv`, the study database, `figures/`; `--out` chooses the folder); open it, or `runs/`."}
+PLAYER_CSS = 'input[type="range"] { display: none; }'  # the player keeps its buttons; the labelled slider above is the one slider
 DATE_TABS, PERIOD_TABS = ("Delta maps", "Compare"), ("Transects", "Seasonal maps", "Skill")  # tabs that use the sidebar's controls
 
 class Dashboard(pn.viewable.Viewer):
@@ -834,7 +839,7 @@ class Dashboard(pn.viewable.Viewer):
         a = _missing(self.folder, "predictions", "delta maps")
         if a is not None: return a
         self._drop_streams("maps")
-        maps = hv.Layout(self._dmaps(self.run)).cols(3)
+        maps = hv.Layout(self._dmaps(self.run, size=180)).cols(3)
         return pn.Column(self._head("Delta maps"), self.date_label, _grid(maps),
                          pn.pane.Markdown(f"Grey: outside the basin. Difference: {DIFFERENCE}. Click a cell to see its series.", margin=(0, 10)),
                          self.cell_series)
@@ -851,7 +856,7 @@ class Dashboard(pn.viewable.Viewer):
         self._streams["cell"] = [hv.streams.Params(self, ["date"])]
         vline = hv.DynamicMap(lambda date: hv.VLine(pd.Timestamp(date)).opts(color="orange", line_dash="dotted"),
                               streams=self._streams["cell"])
-        return pn.pane.HoloViews(cell_plot(p, r, c) * vline, backend="bokeh", linked_axes=False)
+        return pn.pane.HoloViews((cell_plot(p, r, c) * vline).opts(hv.opts.Overlay(legend_position="right")), backend="bokeh", linked_axes=False)
 
     def _days_text(self, p: Predictions) -> str:
         "How many days the season and period choose, and which."
@@ -893,7 +898,10 @@ class Dashboard(pn.viewable.Viewer):
         items = [self._head("Skill"), pn.pane.Markdown(f"#### {self._days_text(p)}", margin=(0, 10)), _grid(hv.Layout(panels), 2),
                  pn.pane.Markdown("Blue: the network beats the reference (the cell's mean for NSE, the baseline for skill); "
                                   "red: it does worse. Grey: outside the basin or no valid day.", margin=(0, 10))]
-        if not p.baselines:
+        if p.baselines:
+            items.insert(2, pn.pane.Markdown(f"Network NSE per cell, and skill 1 − MSE_net/MSE_baseline per cell against the baselines: "
+                                             f"{', '.join(p.baselines)}.", margin=(0, 10)))
+        else:
             items.insert(3, _alert("predictions.nc holds no `baseline_*` variables, so only the NSE map is shown; the skill maps "
                                    "against the baselines (cell mean, day-of-year mean, linear) appear when the evaluation writes them.", "info"))
         table = baseline_table(f.get("metrics"))
@@ -929,7 +937,7 @@ class Dashboard(pn.viewable.Viewer):
             table = pn.widgets.Tabulator(t, disabled=True, pagination="local", page_size=12, show_index=False, layout="fit_data_table",
                                          sorters=[{"field": "val_mse", "dir": "asc"}], formatters={"val_mse": {"type": "money", "precision": 6}})
             scatter = _grid(mse_scatter(t), 4)
-        return pn.Column(pn.pane.Markdown(f"### Tuning: {f.title}\n`{f.path}`"), pn.Row(heat, table), scatter,
+        return pn.Column(pn.pane.Markdown(f"### Tuning: {f.title}\n`{f.path}`"), heat, table, scatter,
                          pn.pane.Markdown(f"Made by {HOW_TO['tuning']}", margin=(0, 10)))
 
     @param.depends("run", "other", "rows")
@@ -987,7 +995,8 @@ class Dashboard(pn.viewable.Viewer):
         else:
             date = pn.Column(pn.widgets.DiscreteSlider.from_param(self.param.date, name="Date", width=250),
                              pn.widgets.DiscretePlayer.from_param(self.param.date, name="", interval=400, width=250, show_value=False,
-                                                                   show_loop_controls=False, visible_buttons=["first", "previous", "pause", "play", "next", "last"]))
+                                                                   show_loop_controls=False, visible_buttons=["first", "previous", "pause", "play", "next", "last"],
+                                                                   stylesheets=[PLAYER_CSS]))
         period = [pn.widgets.Select.from_param(self.param.season, name="Season", width=250)]
         if self.period is not None and self.param.period.bounds is not None:
             period.append(pn.widgets.DateRangeSlider.from_param(self.param.period, name="Period", width=250))
@@ -1024,6 +1033,16 @@ def serve(run_dirs, port: int = 5006, address: str = "127.0.0.1", show: bool = F
     kwargs.setdefault("websocket_origin", [f"{address}:{port}", f"localhost:{port}", f"127.0.0.1:{port}"])
     return pn.serve(session, port=port, address=address, show=show, title="convda dashboard", **kwargs)
 
+def folder_summary(paths) -> str:
+    "One line saying what the dashboard finds in `paths`; a DataError names a path that does not exist."
+    paths = [Path(p) for p in ([paths] if isinstance(paths, (str, Path)) else paths)]
+    for p in paths:
+        if not p.exists(): raise DataError("path not found", file=str(p), expected="a run folder, an experiment folder or a folder above them (runs/)")
+    n = {k: len(v) for k, v in discover(paths).items()}
+    if not any(n.values()):
+        return f"found no run or experiment folder in {', '.join(map(str, paths))}: the dashboard says how to make one"
+    return "found " + ", ".join(f"{v} {k} folder{'s' if v != 1 else ''}" for k, v in n.items() if v)
+
 def free_port(address: str = "127.0.0.1") -> int:
     "A TCP port that is free right now."
     with socket.socket() as s:
@@ -1044,13 +1063,18 @@ def launch_browser(playwright):
 def demo_folders(path) -> list[Path]:
     "Two demo runs (normalized and raw target) and demo experiments under `path`: what the screenshots show."
     path = Path(path)
-    make_demo_run(path / "runs" / "uts0_scaled", scale_target=True)
-    make_demo_run(path / "runs" / "uts0_raw", scale_target=False)
+    make_demo_run(path / "runs" / "uts0_scaled", scale_target=True, baselines=True)
+    make_demo_run(path / "runs" / "uts0_raw", scale_target=False, baselines=True)
     make_demo_experiments(path / "experiments")
     return [path / "runs", path / "experiments"]
 
-SCREENSHOT_TABS = {"run": "Run", "transects": "Transects", "maps": "Delta maps", "uncertainty": "Uncertainty",
-                   "tuning": "Tuning", "compare": "Compare"}
+SCREENSHOT_TABS = {"run": "Run", "transects": "Transects", "maps": "Delta maps", "seasonal": "Seasonal maps", "skill": "Skill",
+                   "uncertainty": "Uncertainty", "tuning": "Tuning", "compare": "Compare"}
+
+def open_tab(page, label: str):
+    "Click the tab header `label` (not another element with the same text)."
+    import re
+    page.locator(".bk-tab").filter(has_text=re.compile(f"^{re.escape(label)}$")).click()
 
 def wait_rendered(page, timeout: float = 30.0, settle: float = 1.0):
     "Wait until the page has Bokeh canvases and Panel has no pending work."
@@ -1074,7 +1098,7 @@ def save_screenshots(out_dir, folders=None, tabs=None, width: int = 1280, height
             page = browser.new_page(viewport=dict(width=width, height=height))
             page.goto(f"http://127.0.0.1:{port}/"); wait_rendered(page)
             for key, label in (tabs or SCREENSHOT_TABS).items():
-                page.get_by_text(label, exact=True).first.click(); wait_rendered(page, settle=1.5)
+                open_tab(page, label); wait_rendered(page, settle=1.5)
                 png = out_dir / f"dashboard_{key}.png"
                 page.screenshot(path=str(png))
                 Image.open(png).convert("RGB").quantize(colors).save(png, optimize=True)
