@@ -316,6 +316,7 @@ class Predictions:
         both = np.concatenate([self.observed[np.isfinite(self.observed)], self.predicted[np.isfinite(self.predicted)]])
         if both.size == 0: return (0.0, 1.0)
         lo, hi = np.percentile(both, [0.5, 99.5])
+        if both.min() >= 0: lo = 0.0  # a store's natural floor: 0 mm (a saturated uts0 cell) is the bottom colour of the scale
         return (float(lo), float(hi if hi > lo else lo + 1))
     @functools.cached_property
     def dlim(self) -> tuple[float, float]:
@@ -968,12 +969,12 @@ class Dashboard(pn.viewable.Viewer):
             ts = (hv.Curve((p.times, o), "time", "sum", label=SIMULATED).opts(color=OBS_COLOR)
                   * hv.Curve((p.times, s), "time", "sum", label=PREDICTED).opts(color=PRED_COLOR, line_dash="dashed")
                   ).opts(hv.opts.Curve(width=470, height=220, tools=["hover"]),
-                         hv.opts.Overlay(title=f"rows {rows} (NSE {_nse(o, s):.3f})", legend_position="top_right", legend_opts={"background_fill_alpha": 0.6}))
+                         hv.opts.Overlay(title=f"rows {rows} (NSE {_nse(o, s):.3f})", legend_position="bottom"))
             maps = hv.Layout(self._dmaps(n, tap=False, view="compare", size=120, clim=clim, dlim=dlim)).cols(3)
             cols.append(pn.Column(pn.pane.Markdown(f"### {n}\n{p.shape[0]} x {p.shape[1]} cells, {p.dates[0]} to {p.dates[-1]}"),
                                   pn.pane.HoloViews(ts, backend="bokeh", linked_axes=False), _grid(maps, 3, linked=False)))
         return pn.Column(pn.pane.Markdown(f"### Compare: {self.run} and {self.other}", margin=(0, 10)), pn.Row(*head), self.date_label,
-                         pn.Row(*cols), pn.pane.Markdown("Both runs share one colour scale per kind of map. Grey: outside the basin.", margin=(0, 10)))
+                         pn.FlexBox(*cols), pn.pane.Markdown("Both runs share one colour scale per kind of map. Grey: outside the basin.", margin=(0, 10)))
 
     VIEWS = ("Run", "Transects", "Delta maps", "Seasonal maps", "Skill", "Uncertainty", "Tuning", "Compare")
     def views(self) -> dict:
