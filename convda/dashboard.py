@@ -1077,9 +1077,9 @@ def open_tab(page, label: str):
     import re
     page.locator(".bk-tab").filter(has_text=re.compile(f"^{re.escape(label)}$")).click()
 
-def wait_rendered(page, timeout: float = 30.0, settle: float = 1.0):
-    "Wait until the page has Bokeh canvases and Panel has no pending work."
-    page.wait_for_selector("canvas", timeout=timeout * 1000)
+def wait_rendered(page, timeout: float = 90.0, settle: float = 1.0):
+    "Wait until the page shows a Bokeh canvas and Panel has no pending work."
+    page.locator("canvas >> visible=true").first.wait_for(timeout=timeout * 1000)
     page.wait_for_function("() => !document.querySelector('.pn-loading')", timeout=timeout * 1000)
     page.wait_for_timeout(settle * 1000)
 
