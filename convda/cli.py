@@ -120,7 +120,8 @@ def main(argv=None) -> int:
             from convda.assimilation import run_assimilation, format_scores
             print(format_scores(run_assimilation(args.profile, out=args.out, data=args.data, k=args.k, n_ens=args.n_ens, seed=args.seed)))
         elif args.command == "dashboard":
-            from convda.dashboard import serve
+            from convda.dashboard import folder_summary, serve
+            print(folder_summary(args.run_dirs))  # refuses a path that does not exist
             print(f"serving the dashboard on http://{args.address}:{args.port}/ (Ctrl-C stops it)")
             serve(args.run_dirs, port=args.port, address=args.address, show=args.show)
     except ConvdaError as err:

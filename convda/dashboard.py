@@ -4,7 +4,7 @@
 
 # %% ../nbs/40_dashboard.ipynb #d8442599
 from __future__ import annotations
-import dataclasses, functools, json, shutil, socket, tempfile, threading, time
+import dataclasses, functools, json, shutil, socket, tempfile, threading, time, warnings
 from collections import Counter
 from pathlib import Path
 import numpy as np
@@ -16,15 +16,18 @@ import holoviews as hv
 import holoviews.plotting.bokeh  # noqa: F401  (registers the bokeh backend for rendering outside notebooks)
 import hvplot.pandas  # noqa: F401
 from .core import TRANSECT_ROWS, ConvdaError, DataError, RunConfig
+from .metrics import WINTER_MONTHS, nse_map
 
 # %% auto #0
-__all__ = ['RUN_FILES', 'SENSITIVITY_FILES', 'TUNING_FILES', 'HYPERPARAMETERS', 'PAPER_DATE', 'RASTERIZE_CELLS', 'KINDS',
-           'OBS_COLOR', 'PRED_COLOR', 'SCREENSHOT_TABS', 'make_demo_run', 'make_demo_experiments', 'Folder',
-           'Predictions', 'RunFolder', 'SensitivityFolder', 'hyperparameter_columns', 'spearman_matrix', 'TuningFolder',
-           'open_folder', 'clear_cache', 'folder_kinds', 'discover', 'transect_plot', 'map_image', 'cell_plot',
+__all__ = ['RUN_FILES', 'SENSITIVITY_FILES', 'TUNING_FILES', 'HYPERPARAMETERS', 'PAPER_DATE', 'RASTERIZE_CELLS', 'SIMULATED',
+           'PREDICTED', 'DIFFERENCE', 'BASELINE_PREFIX', 'SEASONS', 'KINDS', 'OBS_COLOR', 'PRED_COLOR', 'OUTSIDE_COLOR',
+           'STATE_CMAP', 'STYLES', 'TITLES', 'HOW_TO', 'PLAYER_CSS', 'DATE_TABS', 'PERIOD_TABS', 'SCREENSHOT_TABS',
+           'make_demo_run', 'make_demo_experiments', 'Folder', 'skill_map', 'Predictions', 'RunFolder',
+           'SensitivityFolder', 'hyperparameter_columns', 'spearman_matrix', 'TuningFolder', 'open_folder',
+           'clear_cache', 'folder_kinds', 'discover', 'transect_plot', 'field_image', 'map_image', 'cell_plot',
            'bands_plot', 'dotty_plot', 'spearman_heatmap', 'mse_scatter', 'learning_curve', 'metrics_frame',
-           'Dashboard', 'app', 'serve', 'free_port', 'chromium_path', 'launch_browser', 'demo_folders', 'wait_rendered',
-           'save_screenshots']
+           'compare_metrics', 'baseline_table', 'Dashboard', 'app', 'serve', 'folder_summary', 'free_port',
+           'chromium_path', 'launch_browser', 'demo_folders', 'open_tab', 'wait_rendered', 'save_screenshots']
 
 # %% ../nbs/40_dashboard.ipynb #c1498bd1
 RUN_FILES = {"config": "config.json", "metrics": "metrics.json", "history": "history.csv", "predictions": "predictions.nc"}
@@ -33,6 +36,11 @@ TUNING_FILES = {"trials": "trials.csv", "spearman": "spearman.csv", "info": "exp
 HYPERPARAMETERS = ("batch_size", "epochs", "dropout", "recurrent_dropout", "lr")  # paper Table 2
 PAPER_DATE = "2019-01-27"  # the day of Figures 7 and 11, shown first when a run covers it
 RASTERIZE_CELLS = 250_000  # grids larger than this are rasterized with datashader (when installed)
+SIMULATED, PREDICTED = "wflow_sbm (simulated)", "ConvLSTM (predicted)"  # the two sources of every map and series
+DIFFERENCE = "predicted − simulated"  # the sign of every difference map
+BASELINE_PREFIX = "baseline_"  # predictions.nc variables (time, y, x) of the reference predictors, e.g. baseline_doy_mean
+SEASONS = {"whole period": None, "winter (Oct–Mar)": WINTER_MONTHS, "summer (Apr–Sep)": (4, 5, 6, 7, 8, 9),
+           "DJF": (12, 1, 2), "MAM": (3, 4, 5), "JJA": (6, 7, 8), "SON": (9, 10, 11)}  # months of each season choice
 
 # %% ../nbs/40_dashboard.ipynb #21455f2e
 def _smooth(a: np.ndarray, sigma: float) -> np.ndarray:
@@ -80,7 +88,7 @@ def _pooled_metrics(obs: np.ndarray, sim: np.ndarray) -> dict:
 
 # %% ../nbs/40_dashboard.ipynb #75dfe0bd
 def make_demo_run(path, ny: int = 46, nx: int = 43, days: int = 120, seed: int = 0, start: str = "2019-01-01",
-                  scale_target: bool = True, figures: bool = True) -> Path:
+                  scale_target: bool = True, figures: bool = True, baselines: bool = False) -> Path:
     "Write a synthetic run folder (config.json, metrics.json, history.csv, predictions.nc, figures/) and return its path."
     path = Path(path); path.mkdir(parents=True, exist_ok=True)
     obs, y, x, mask, times = _demo_fields(ny, nx, days, seed, start)
@@ -96,17 +104,36 @@ def make_demo_run(path, ny: int = 46, nx: int = 43, days: int = 120, seed: int =
     ds = xr.Dataset(dict(observed=(("time", "y", "x"), obs, {"units": "mm", "long_name": "wflow_sbm uts0"}),
                          predicted=(("time", "y", "x"), pred, {"units": "mm", "long_name": "ConvLSTM uts0"}),
                          mask=(("y", "x"), mask.astype("uint8"), {"units": "1"})), coords=coords, attrs=attrs)
+    if baselines: ds = ds.assign({f"{BASELINE_PREFIX}{k}": (("time", "y", "x"), v, {"units": "mm"}) for k, v in _demo_baselines(obs).items()})
     ds.to_netcdf(path / "predictions.nc")
     cfg = RunConfig(target="uts0", data="synthetic", scale_target=scale_target, profile="quick", seed=seed,
                     train_years=4, val_years=1, test_years=1, epochs=6)
     cfg.to_json(path / "config.json")
-    (path / "metrics.json").write_text(json.dumps(_pooled_metrics(obs, pred), indent=2) + "\n")
+    metrics = _pooled_metrics(obs, pred)
+    if baselines:
+        metrics["baselines"] = {k: _pooled_metrics(obs, v) for k, v in _demo_baselines(obs).items()}
+        metrics["skill_vs_best_baseline"] = 1 - metrics["mse"] / min(m["mse"] for m in metrics["baselines"].values())
+        metrics["nse_cell_median"] = float(np.nanmedian(nse_map(obs, pred)))
+    (path / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
     ep = np.arange(cfg.epochs)
     loss = 0.02 * np.exp(-ep / 2.0) + 0.004 + 0.0005 * rng.random(ep.size)
     pd.DataFrame(dict(epoch=ep, loss=loss, val_loss=loss * 1.3 + 0.001)).to_csv(path / "history.csv", index=False)
     (path / "figures").mkdir(exist_ok=True)
     if figures: _demo_figure(path / "figures" / "learning_curve.png", ep, loss)
     return path
+
+
+def _demo_baselines(obs: np.ndarray) -> dict:
+    "Stand-ins for the three baselines of the evaluation (cell mean, a smoothed seasonal cycle, a persistence-like linear model)."
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # cells outside the basin are all NaN
+        mean = np.nanmean(obs, axis=0, keepdims=True)
+    from scipy.ndimage import uniform_filter1d
+    cycle = uniform_filter1d(np.nanmean(obs, axis=(1, 2)), 15) / np.nanmean(obs)  # a smooth basin-wide seasonal cycle
+    seasonal = cycle[:, None, None] * mean
+    lagged = np.concatenate([obs[:3], obs[:-3]])  # three days late: a slower linear model on moving averages
+    return {k: np.where(np.isfinite(obs), v, np.nan).astype("float32") for k, v in
+            dict(cell_mean=np.broadcast_to(mean, obs.shape), doy_mean=seasonal, linear=0.5 * mean + 0.5 * lagged).items()}
 
 def _demo_figure(png: Path, ep, loss):
     "A small static PNG like the ones `convda.evaluate` writes."
@@ -218,6 +245,16 @@ class Folder:
     def _load_info(self, p): return _read_json(p)
 
 # %% ../nbs/40_dashboard.ipynb #e1255441
+def skill_map(obs, sim, ref, mask=None) -> np.ndarray:
+    "Per-cell skill 1 - MSE(sim)/MSE(ref) over time (y, x), on the days where obs, sim and ref are all finite."
+    obs, sim, ref = (np.asarray(a, dtype=np.float64) for a in (obs, sim, ref))
+    ok = np.isfinite(obs) & np.isfinite(sim) & np.isfinite(ref)
+    if mask is not None: ok &= np.asarray(mask, bool)
+    sse = lambda a: np.where(ok, (a - obs) ** 2, 0.0).sum(axis=0)
+    num, den = sse(sim), sse(ref)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where((ok.sum(axis=0) > 0) & (den > 0), 1 - num / den, np.nan)
+
 @dataclasses.dataclass(eq=False)
 class Predictions:
     "Observed and predicted fields of one run (time, y, x) in physical units, NaN outside the basin."
@@ -229,6 +266,8 @@ class Predictions:
     x: np.ndarray
     units: str = ""
     target: str = ""
+    baselines: dict = dataclasses.field(default_factory=dict)  # name -> (time, y, x) of each baseline_* variable
+    xy_units: str = "m"  # units of the x and y coordinates
 
     @classmethod
     def from_dataset(cls, ds: xr.Dataset, source: str = "predictions.nc") -> "Predictions":
@@ -244,7 +283,12 @@ class Predictions:
         mask = ds["mask"].values.astype(bool) if "mask" in ds else np.isfinite(obs).any(axis=0)
         obs = np.where(mask, obs, np.nan); pred = np.where(mask, pred, np.nan)
         units = ds.observed.attrs.get("units", ds.attrs.get("units", ""))
-        return cls(obs, pred, mask, pd.DatetimeIndex(ds.time.values), ds.y.values, ds.x.values, units, ds.attrs.get("target", ""))
+        base = {}
+        for v in sorted(n for n in ds.data_vars if str(n).startswith(BASELINE_PREFIX)):
+            if set(ds[v].dims) != {"time", "y", "x"}: raise DataError(f"dims {ds[v].dims}", file=source, variable=v, expected="(time, y, x)")
+            base[v[len(BASELINE_PREFIX):]] = np.where(mask, ds[v].values.astype("float32"), np.nan)
+        return cls(obs, pred, mask, pd.DatetimeIndex(ds.time.values), ds.y.values, ds.x.values, units, ds.attrs.get("target", ""),
+                   base, ds.x.attrs.get("units", "m"))
 
     @classmethod
     def from_netcdf(cls, path) -> "Predictions":
@@ -259,19 +303,20 @@ class Predictions:
         return [t.strftime("%Y-%m-%d") for t in self.times]
     @functools.cached_property
     def difference(self) -> np.ndarray:
-        "predicted - observed (negative where the model underestimates)."
+        "predicted − simulated (negative where the model underestimates)."
         return self.predicted - self.observed
     @functools.cached_property
     def row_sums(self) -> tuple[np.ndarray, np.ndarray]:
-        "Sums along every row (time, y) of observed and predicted: the transects of Figure 6."
+        "Sums along every row (time, y) of simulated and predicted: the transects of Figure 6."
         f = lambda a: np.where(self.mask.any(axis=1), np.nansum(a, axis=2), np.nan)
         return f(self.observed), f(self.predicted)
     @functools.cached_property
     def clim(self) -> tuple[float, float]:
-        "Colour limits shared by original and predicted maps, fixed over the period (so frames compare)."
+        "Colour limits shared by simulated and predicted maps, fixed over the period (so frames compare)."
         both = np.concatenate([self.observed[np.isfinite(self.observed)], self.predicted[np.isfinite(self.predicted)]])
         if both.size == 0: return (0.0, 1.0)
         lo, hi = np.percentile(both, [0.5, 99.5])
+        if both.min() >= 0: lo = 0.0  # a store's natural floor: 0 mm (a saturated uts0 cell) is the bottom colour of the scale
         return (float(lo), float(hi if hi > lo else lo + 1))
     @functools.cached_property
     def dlim(self) -> tuple[float, float]:
@@ -285,10 +330,32 @@ class Predictions:
         i = self.times.get_indexer([pd.Timestamp(date)])[0]
         return None if i < 0 else int(i)
     def frame(self, date) -> dict | None:
-        "The original, predicted and difference maps (y, x) on a day, or None."
+        "The simulated, predicted and difference maps (y, x) on a day, or None."
         i = self.index(date)
         if i is None: return None
-        return dict(original=self.observed[i], predicted=self.predicted[i], difference=self.difference[i])
+        return dict(simulated=self.observed[i], predicted=self.predicted[i], difference=self.difference[i])
+    def days(self, season: str = "whole period", period=None) -> np.ndarray:
+        "Boolean (time,) of the days in `season` (a key of SEASONS) inside `period` (start, end; all days when None)."
+        t, sel = self.times, np.ones(len(self.times), bool)
+        if period and period[0] is not None:
+            sel &= (t >= pd.Timestamp(period[0]).normalize()) & (t <= pd.Timestamp(period[1]))
+        if SEASONS[season]: sel &= np.isin(t.month, SEASONS[season])
+        return sel
+    def period_maps(self, season: str = "whole period", period=None) -> dict:
+        "Maps (y, x) over the chosen days: mean simulated, mean predicted, mean difference and mean absolute difference."
+        sel = self.days(season, period)
+        o, p = self.observed[sel], self.predicted[sel]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN cells outside the basin, or no day chosen
+            return dict(simulated=np.nanmean(o, axis=0), predicted=np.nanmean(p, axis=0),
+                        difference=np.nanmean(p - o, axis=0), abs_difference=np.nanmean(np.abs(p - o), axis=0))
+    def skill_maps(self, season: str = "whole period", period=None) -> dict:
+        "Per-cell NSE of the network and its skill 1 - MSE_net/MSE_baseline against each baseline, over the chosen days."
+        sel = self.days(season, period)
+        o, p = self.observed[sel], self.predicted[sel]
+        out = {"nse": nse_map(o, p, self.mask) if sel.any() else np.full(self.shape, np.nan)}
+        for name, b in self.baselines.items(): out[name] = skill_map(o, p, b[sel], self.mask)
+        return out
     def cell(self, y: float, x: float) -> tuple[int, int] | None:
         "The (row, col) of the cell holding the point (x, y) in metres, or None outside the grid."
         dy = abs(self.y[1] - self.y[0]) if self.y.size > 1 else 1.0
@@ -395,19 +462,16 @@ def _safe_info(path: Path) -> dict:
     try: return json.loads((path / "experiment.json").read_text())
     except Exception: return {}
 
-def discover(paths) -> dict[str, list[Folder]]:
-    "Sort paths into run, sensitivity and tuning folders (a folder holding none is searched one level down)."
+def discover(paths, depth: int = 4) -> dict[str, list[Folder]]:
+    "Sort paths into run, sensitivity and tuning folders; a folder holding none is searched below it, `depth` levels deep."
     found = {k: [] for k in KINDS}
-    for p in [Path(p) for p in ([paths] if isinstance(paths, (str, Path)) else paths)]:
+    def walk(p: Path, d: int):
         kinds = folder_kinds(p)
-        if not kinds and p.is_dir():
-            subs = [(s, folder_kinds(s)) for s in sorted(p.iterdir()) if s.is_dir()]
-            subs = [(s, k) for s, k in subs if k]
-            if subs:
-                for s, ks in subs:
-                    for k in ks: found[k].append(open_folder(s, k))
-                continue
-        for k in kinds or ["run"]: found[k].append(open_folder(p, k))
+        for k in kinds: found[k].append(open_folder(p, k))
+        if kinds or d == 0 or not p.is_dir(): return  # the folders inside a recognised one (its runs/, figures/) are its own
+        for s in sorted(p.iterdir()):
+            if s.is_dir() and not s.name.startswith("."): walk(s, d - 1)
+    for p in [Path(p) for p in ([paths] if isinstance(paths, (str, Path)) else paths)]: walk(p, depth)
     for k in found:  # each folder once, in the order given
         seen = set(); found[k] = [f for f in found[k] if not (id(f) in seen or seen.add(id(f)))]
     return found
@@ -439,7 +503,7 @@ def _period_slice(times: pd.DatetimeIndex, period) -> slice:
     return slice(int(i0), int(max(i1, i0 + 1)))
 
 def transect_plot(pred: Predictions, rows=TRANSECT_ROWS, period=None, width=760, height=180) -> hv.Layout:
-    "Observed vs predicted sums along rows (Figure 6), one panel per row, over `period`."
+    "Simulated (wflow_sbm) vs predicted sums along rows (Figure 6), one panel per row, over `period`; legend outside."
     so, sp = pred.row_sums
     sl = _period_slice(pred.times, period)
     t = pred.times[sl]
@@ -447,29 +511,49 @@ def transect_plot(pred: Predictions, rows=TRANSECT_ROWS, period=None, width=760,
     panels = []
     for r in rows:
         o, s = so[sl, r], sp[sl, r]
-        c = (hv.Curve((t, o), "time", hv.Dimension("value", label=unit), label="observed").opts(color=OBS_COLOR)
-             * hv.Curve((t, s), "time", hv.Dimension("value", label=unit), label="predicted").opts(color=PRED_COLOR, line_dash="dashed"))
+        c = (hv.Curve((t, o), "time", hv.Dimension("value", label=unit), label=SIMULATED).opts(color=OBS_COLOR)
+             * hv.Curve((t, s), "time", hv.Dimension("value", label=unit), label=PREDICTED).opts(color=PRED_COLOR, line_dash="dashed"))
         panels.append(c.opts(title=f"row {r}  (NSE {_nse(o, s):.3f})"))
     return (hv.Layout(panels).cols(1).opts(hv.opts.Curve(width=width, height=height, tools=["hover"], line_width=2),
-                                            hv.opts.Overlay(legend_position="top_left")))
+                                            hv.opts.Overlay(legend_position="right")))
 
 # %% ../nbs/40_dashboard.ipynb #d534f56c
-def _bounds(pred: Predictions) -> tuple:
-    "Image bounds (left, bottom, right, top) in metres from the cell centres."
+OUTSIDE_COLOR = "#9e9e9e"  # cells outside the basin: mid grey, darker than the light end of every colour map
+STATE_CMAP = hv.plotting.util.process_cmap("YlGnBu", 256)[40:]  # YlGnBu without its near-white end: 0 mm is light yellow-green
+STYLES = {"state": STATE_CMAP, "difference": "RdBu", "abs": "Reds", "skill": "RdBu"}  # colour map of each kind of map
+TITLES = dict(simulated=SIMULATED, predicted=PREDICTED, difference=DIFFERENCE, abs_difference="|predicted − simulated|")
+
+def _km(pred: Predictions) -> float:
+    "Divisor from the grid's coordinate units to the map axes' units (metres are shown in km)."
+    return 1000.0 if pred.xy_units in ("m", "metre", "meter", "metres", "meters") else 1.0
+
+def _bounds(pred: Predictions, scale: float = 1.0) -> tuple:
+    "Image bounds (left, bottom, right, top) from the cell centres, in coordinate units divided by `scale`."
     dx = abs(pred.x[1] - pred.x[0]) if pred.x.size > 1 else 1.0
     dy = abs(pred.y[1] - pred.y[0]) if pred.y.size > 1 else 1.0
-    return (pred.x.min() - dx / 2, pred.y.min() - dy / 2, pred.x.max() + dx / 2, pred.y.max() + dy / 2)
+    return tuple(v / scale for v in (pred.x.min() - dx / 2, pred.y.min() - dy / 2, pred.x.max() + dx / 2, pred.y.max() + dy / 2))
 
-def map_image(pred: Predictions, date, which: str = "original", size: int = 240) -> hv.Image:
-    "One delta-map panel (original, predicted or difference) on a date; all-NaN when the run lacks the day."
+def field_image(pred: Predictions, arr: np.ndarray, label: str, title: str, style: str = "state", clim=None, size: int = 240) -> hv.Image:
+    "A map (y, x) on the run's grid: axes in km, hover with row, column and value, grey outside the basin."
+    s = _km(pred); u = "km" if s == 1000.0 else pred.xy_units
+    rows, cols = np.indices(pred.shape)
+    unit = pred.units if style in ("state", "difference", "abs") else None
+    kd = [hv.Dimension("x", label=f"x ({u})"), hv.Dimension("y", label=f"y ({u})")]
+    vd = [hv.Dimension("value", label=label, unit=unit or None), "row", "col"]
+    img = hv.Image((pred.x / s, pred.y[::-1] / s, arr[::-1], rows[::-1], cols[::-1]), kdims=kd, vdims=vd)  # y ascending
+    if clim is None: clim = dict(state=pred.clim, difference=pred.dlim, abs=(0.0, pred.dlim[1]), skill=(-1.0, 1.0))[style]
+    return img.opts(cmap=STYLES[style], clim=tuple(clim), colorbar=True, clipping_colors={"NaN": OUTSIDE_COLOR}, title=title,
+                    frame_width=size, frame_height=_frame_height(pred, size), tools=["hover", "tap"], toolbar="above",
+                    xlabel=f"x ({u})", ylabel=f"y ({u})", fontsize={"title": 9, "labels": 8, "ticks": 7})
+
+def map_image(pred: Predictions, date, which: str = "simulated", size: int = 240, clim=None) -> hv.Image:
+    "One delta-map panel (simulated, predicted or difference) on a date; all-NaN when the run lacks the day."
     f = pred.frame(date)
     arr = f[which] if f is not None else np.full(pred.shape, np.nan, "float32")
     diff = which == "difference"
-    vdim = hv.Dimension("difference" if diff else "value", label=("Δ " if diff else "") + (pred.target or "target"), unit=pred.units)
-    title = f"{which} {date}" if f is not None else f"{which}: no data on {date}"
-    return hv.Image(arr, bounds=_bounds(pred), kdims=["x", "y"], vdims=[vdim]).opts(
-        cmap="RdBu" if diff else "YlGnBu", clim=pred.dlim if diff else pred.clim, colorbar=True,
-        title=title, frame_width=size, frame_height=_frame_height(pred, size), xaxis=None, yaxis=None, tools=["hover", "tap"], toolbar="above")
+    label = f"{DIFFERENCE} {pred.target}" if diff else (pred.target or "target")
+    title = f"{TITLES[which]} {date}" if f is not None else f"{TITLES[which]}: no data on {date}"
+    return field_image(pred, arr, label, title, "difference" if diff else "state", clim, size)
 
 def _frame_height(pred: Predictions, width: int) -> int:
     "Plot height that keeps cells square for a plot `width` pixels wide."
@@ -484,28 +568,37 @@ def _maybe_rasterize(obj, pred: Predictions):
     return rasterize(obj)
 
 def cell_plot(pred: Predictions, row: int, col: int, width=760, height=220):
-    "Observed and predicted series of one cell (clicked on a delta map)."
+    "Simulated (wflow_sbm) and predicted series of one cell (clicked on a delta map)."
     o, s = pred.observed[:, row, col], pred.predicted[:, row, col]
     unit = f"{pred.target or 'target'} ({pred.units})"
-    return (hv.Curve((pred.times, o), "time", hv.Dimension("value", label=unit), label="observed").opts(color=OBS_COLOR)
-            * hv.Curve((pred.times, s), "time", hv.Dimension("value", label=unit), label="predicted").opts(color=PRED_COLOR, line_dash="dashed")
+    return (hv.Curve((pred.times, o), "time", hv.Dimension("value", label=unit), label=SIMULATED).opts(color=OBS_COLOR)
+            * hv.Curve((pred.times, s), "time", hv.Dimension("value", label=unit), label=PREDICTED).opts(color=PRED_COLOR, line_dash="dashed")
             ).opts(hv.opts.Curve(width=width, height=height, tools=["hover"], line_width=2),
-                   hv.opts.Overlay(title=f"cell row {row}, col {col}  (NSE {_nse(o, s):.3f})", legend_position="top_left"))
+                   hv.opts.Overlay(title=f"cell row {row}, col {col}  (NSE {_nse(o, s):.3f})", legend_position="right"))
 
 # %% ../nbs/40_dashboard.ipynb #e0635f11
-def bands_plot(bands: xr.Dataset, setting, width=620, height=300):
+def bands_plot(bands: xr.Dataset, setting, width=620, height=300, n_models: int | None = None):
     "Ensemble interval and median for one setting around the simulated series (Figures 9/10, right)."
     b = bands.sel(setting=setting) if "setting" in bands.dims else bands
     t = pd.DatetimeIndex(bands.time.values)
     unit = bands.simulated.attrs.get("units", "")
     v = hv.Dimension("value", label=bands.simulated.attrs.get("long_name", "simulated"), unit=unit or None)
-    q = bands.attrs.get("quantiles", "")
-    el = hv.Area((t, b.lower.values, b.upper.values), "time", [v, "upper"], label=f"interval {q}".strip()).opts(
+    n = int(b["n_models"]) if "n_models" in b else n_models
+    band = _band_label(bands.attrs.get("quantiles", ""), bands.attrs.get("band", ""))
+    el = hv.Area((t, b.lower.values, b.upper.values), "time", [v, "upper"], label=band + (f" of {n} models" if n else "")).opts(
         color=PRED_COLOR, alpha=0.3, line_alpha=0)
     if "median" in b: el = el * hv.Curve((t, b["median"].values), "time", v, label="median").opts(color=PRED_COLOR, line_dash="dashed")
-    el = el * hv.Curve((t, b.simulated.values), "time", v, label="wflow_sbm simulated").opts(color=OBS_COLOR)
+    el = el * hv.Curve((t, b.simulated.values), "time", v, label=SIMULATED).opts(color=OBS_COLOR)
+    thr = bands.attrs.get("nse_threshold", "none")
+    title = f"setting {setting}: " + (f"{n} models, " if n else "") + f"NSE threshold {thr}"
     return el.opts(hv.opts.Curve(tools=["hover"], line_width=2),
-                   hv.opts.Overlay(width=width, height=height, title=f"setting {setting}", legend_position="top_left"))
+                   hv.opts.Overlay(width=width, height=height, title=title, legend_position="right"))
+
+def _band_label(quantiles, band: str = "") -> str:
+    "'5–95 %' from quantiles such as [0.05, 0.95] or '0.05 0.5 0.95' ('min–max' for a min-max band)."
+    if band == "minmax": return "min–max"
+    q = [float(v) for v in (quantiles.replace(",", " ").split() if isinstance(quantiles, str) else np.atleast_1d(quantiles))]
+    return f"{100 * min(q):g}–{100 * max(q):g} %" if q else "interval"
 
 def dotty_plot(runs: pd.DataFrame, setting=None, parameter: str = "setting", width=320, height=300):
     "NSE of every trained model against the setting, the chosen setting highlighted (Figures 9/10, left)."
@@ -547,10 +640,29 @@ def metrics_frame(metrics: dict, name: str = "value") -> pd.DataFrame:
     walk(metrics)
     return pd.DataFrame({name: pd.Series(flat, dtype=object)}).rename_axis("metric")
 
+def compare_metrics(metrics: list, names: list) -> pd.DataFrame:
+    "Two runs' top-level metrics side by side with a difference column (second − first) for the numeric ones."
+    top = lambda m: {k: v for k, v in m.items() if not isinstance(v, dict)}  # nested blocks (baselines, seasons) stay in the Run tab
+    cols = [metrics_frame(top(m), n) if m is not None else pd.DataFrame({n: pd.Series(dtype=object)}).rename_axis("metric")
+            for m, n in zip(metrics, names)]
+    df = pd.concat(cols, axis=1)
+    a, b = (pd.to_numeric(df[n], errors="coerce") for n in names)
+    df[f"{names[1]} − {names[0]}"] = b - a
+    return df
+
+def baseline_table(metrics: dict | None) -> pd.DataFrame | None:
+    "The network's metrics beside those of each baseline in metrics.json (`baselines`), or None when it has none."
+    if not metrics or not isinstance(metrics.get("baselines"), dict) or not metrics["baselines"]: return None
+    rows = {"network": {k: v for k, v in metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}}
+    rows.update({f"baseline {k}": v for k, v in metrics["baselines"].items() if isinstance(v, dict)})
+    df = pd.DataFrame(rows).T
+    keep = [c for c in ("nse", "nse_cell_median", "rmse", "mse", "kge", "mase") if c in df.columns] or list(df.columns)
+    return df[keep].rename_axis("predictor")
+
 # %% ../nbs/40_dashboard.ipynb #ac19128c
-def _grid(layout: hv.Layout, ncols: int = 3) -> pn.GridBox:
+def _grid(layout, ncols: int = 3, linked: bool = True) -> pn.GridBox:
     "The panels of a HoloViews layout as separate panes in a grid (nested Bokeh grid plots can collapse when served)."
-    return pn.GridBox(*[pn.pane.HoloViews(el, backend="bokeh") for el in layout], ncols=ncols)
+    return pn.GridBox(*[pn.pane.HoloViews(el, backend="bokeh", linked_axes=linked) for el in layout], ncols=ncols)
 
 def _alert(text: str, kind: str = "warning") -> pn.pane.Alert:
     "A message in place of a view."
@@ -562,20 +674,32 @@ def _missing(folder: Folder | None, piece: str, what: str) -> pn.pane.Alert | No
     why = folder.problem(piece)
     return None if why is None else _alert(f"**{folder.name}**: cannot show the {what}. {why}")
 
+HOW_TO = {
+    "run": "`convda run --out runs/NAME` trains and evaluates a ConvLSTM and writes a run folder "
+           "(`config.json`, `metrics.json`, `history.csv`, `predictions.nc`, `figures/`); open it, or a folder above it, with `convda dashboard`.",
+    "sensitivity": "`convda sensitivity --kind window` (or `--kind train-years`) trains an ensemble per setting and writes "
+                   "`runs/sensitivity_KIND_PROFILE/` (`runs.csv`, `bands.nc`, `figures/`; `--out` chooses the folder); open it, or `runs/`.",
+    "tuning": "`convda tune` (grid search, or `--method optuna`) writes `runs/tuning_TARGET_PROFILE_METHOD/` "
+              "(`trials.csv`, the study database, `figures/`; `--out` chooses the folder); open it, or `runs/`."}
+PLAYER_CSS = 'input[type="range"] { display: none; }'  # the player keeps its buttons; the labelled slider above is the one slider
+DATE_TABS, PERIOD_TABS = ("Delta maps", "Compare"), ("Transects", "Seasonal maps", "Skill")  # tabs that use the sidebar's controls
+
 class Dashboard(pn.viewable.Viewer):
-    "The convda dashboard: run, transects, delta maps, uncertainty, tuning and comparison views of folders."
+    "The convda dashboard: run, transects, delta, seasonal and skill maps, uncertainty, tuning and comparison views of folders."
     run = param.Selector(default=None, objects=[], doc="Run folder shown in the single-run views.")
     other = param.Selector(default=None, objects=[], doc="Second run of the comparison view.")
     date = param.Selector(default=None, objects=[], doc="Day of the delta maps (YYYY-MM-DD).")
     rows = param.ListSelector(default=list(TRANSECT_ROWS), objects=list(range(46)), doc="Rows summed in the transect view (Figure 6).")
-    period = param.DateRange(default=None, doc="Date range of the transect time series.")
+    period = param.DateRange(default=None, doc="Date range of the transects, the seasonal maps and the skill maps.")
+    season = param.Selector(default="whole period", objects=list(SEASONS), doc="Months of the seasonal and skill maps (within `period`).")
     cell = param.Tuple(default=(22, 21), length=2, doc="(row, col) of the cell whose series is shown under the maps.")
     sensitivity = param.Selector(default=None, objects=[], doc="Sensitivity experiment of the uncertainty view.")
     setting = param.Selector(default=None, objects=[], doc="Setting whose ensemble interval is shown.")
     tuning = param.Selector(default=None, objects=[], doc="Tuning experiment of the tuning view.")
 
     def __init__(self, folders=(), **params):
-        found = discover(folders)
+        self.paths = [Path(p) for p in ([folders] if isinstance(folders, (str, Path)) else folders)]
+        found = discover(self.paths)
         self._runs, self._sens, self._tune = (_names(found[k]) for k in ("run", "sensitivity", "tuning"))
         self._streams, self._maps, self._layout = {}, {}, None
         super().__init__()
@@ -597,9 +721,17 @@ class Dashboard(pn.viewable.Viewer):
         f = self._runs.get(self.run if name is None else name)
         return None if f is None else f.get("predictions")
     def map_data(self) -> dict | None:
-        "The arrays (original, predicted, difference) the delta maps show now."
+        "The arrays (simulated, predicted, difference) the delta maps show now."
         p = self.predictions()
         return None if p is None else p.frame(self.date)
+
+    def _nothing(self, kind: str = "run") -> pn.pane.Alert:
+        "Where the app looked and how to make the missing kind of folder."
+        where = ", ".join(f"`{p}`" for p in self.paths) or "no path"
+        gone = [f"`{p}`" for p in self.paths if not p.exists()]
+        what = {"run": "run folder", "sensitivity": "sensitivity experiment", "tuning": "tuning experiment"}[kind]
+        text = f"No {what} found in {where}." + (f" Not found: {', '.join(gone)}." if gone else "") + f" {HOW_TO[kind]}"
+        return _alert(text, "info")
 
     @param.depends("run", watch=True)
     def _sync_run(self):
@@ -630,23 +762,27 @@ class Dashboard(pn.viewable.Viewer):
             self.setting = best if best in settings else settings[-1]
 
     def _on_tap(self, x=None, y=None, **kw):
-        "Tap on a map: select the clicked cell."
+        "Tap on a map (axes in km): select the clicked cell."
         p = self.predictions()
         if p is None or x is None or y is None: return
-        rc = p.cell(y, x)
+        rc = p.cell(y * _km(p), x * _km(p))
         if rc is not None: self.cell = rc
 
     # --- views ---
+    def _head(self, what: str) -> pn.pane.Markdown:
+        "The title line of a single-run view."
+        return pn.pane.Markdown(f"### {what}: {self.run}", margin=(0, 10))
+
     @param.depends("run")
     def overview(self):
         "Metrics, configuration, learning curve and figures of the selected run."
         f = self.folder
-        if f is None: return _alert("No run folder given.", "info")
-        items = [pn.pane.Markdown(f"### {self.run}\n`{f.path}`")]
+        if f is None: return self._nothing()
+        items = [pn.pane.Markdown(f"### Run: {self.run}\n`{f.path}`")]
         m, c, h = f.get("metrics"), f.get("config"), f.get("history")
-        left = [_missing(f, "metrics", "metrics") or pn.pane.DataFrame(metrics_frame(m), float_format="{:.4g}".format, width=260)]
+        left = [_missing(f, "metrics", "metrics") or pn.pane.DataFrame(metrics_frame(m), float_format="{:.4g}".format)]
         if c is not None:
-            left.append(pn.pane.DataFrame(pd.DataFrame({"value": {k: str(v) for k, v in c.items()}}).rename_axis("config"), width=300))
+            left.append(pn.pane.DataFrame(pd.DataFrame({"value": {k: str(v) for k, v in c.items()}}).rename_axis("config")))
         else: left.append(_missing(f, "config", "configuration"))
         right = [_missing(f, "history", "learning curve") or pn.pane.HoloViews(learning_curve(h), backend="bokeh")]
         figs = f.figures()
@@ -655,11 +791,13 @@ class Dashboard(pn.viewable.Viewer):
 
     @param.depends("run", "rows", "period")
     def transects(self):
-        "Observed vs predicted sums along the chosen rows (Figure 6)."
+        "Simulated vs predicted sums along the chosen rows (Figure 6)."
+        if self.folder is None: return self._nothing()
         a = _missing(self.folder, "predictions", "transects")
         if a is not None: return a
         if not self.rows: return _alert("Choose at least one row.", "info")
-        return pn.pane.HoloViews(transect_plot(self.predictions(), sorted(self.rows), self.period), backend="bokeh", linked_axes=True)
+        return pn.Column(self._head("Transects"),
+                         pn.pane.HoloViews(transect_plot(self.predictions(), sorted(self.rows), self.period), backend="bokeh", linked_axes=False))
 
     @param.depends("run", "date")
     def date_label(self):
@@ -667,19 +805,22 @@ class Dashboard(pn.viewable.Viewer):
         p = self.predictions()
         return pn.pane.Markdown(f"#### {(p.target if p else '') or 'target'} on {self.date}", margin=(0, 10))
 
-    def _dmaps(self, name: str, tap: bool = True, view: str = "maps") -> list:
-        "Three DynamicMaps (original, predicted, difference) of a run that follow `date` (and `cell`)."
+    def _dmaps(self, name: str, tap: bool = True, view: str = "maps", size: int = 240, clim=None, dlim=None) -> list:
+        "Three DynamicMaps (simulated, predicted, difference) of a run that follow `date` (and `cell`)."
         p = self.predictions(name)
         dstream = hv.streams.Params(self, ["date"])
         cstream = hv.streams.Params(self, ["cell"])
         self._streams.setdefault(view, []).extend([dstream, cstream])
+        s = _km(p)
         def marker(cell):
             r, c = cell
-            return hv.Points([(p.x[c], p.y[r])] if r < p.shape[0] and c < p.shape[1] else []).opts(
+            return hv.Points([(p.x[c] / s, p.y[r] / s)] if r < p.shape[0] and c < p.shape[1] else []).opts(
                 marker="square", size=9, fill_alpha=0, line_color="black", line_width=2)
         out = []
-        for which in ("original", "predicted", "difference"):
-            img = hv.DynamicMap(functools.partial(lambda date, which: map_image(p, date, which), which=which), streams=[dstream])
+        for which in ("simulated", "predicted", "difference"):
+            lim = dlim if which == "difference" else clim
+            img = hv.DynamicMap(functools.partial(lambda date, which, lim: map_image(p, date, which, size, lim), which=which, lim=lim),
+                                streams=[dstream])
             if tap:
                 t = hv.streams.Tap(source=img, x=None, y=None); t.add_subscriber(self._on_tap); self._streams[view].append(t)
             self._maps[(view, name, which)] = img
@@ -694,17 +835,19 @@ class Dashboard(pn.viewable.Viewer):
 
     @param.depends("run")
     def delta_maps(self):
-        "Original, predicted and difference maps on the selected date (Figures 7 and 11); click a cell."
+        "Simulated, predicted and difference maps on the selected date (Figures 7 and 11); click a cell."
+        if self.folder is None: return self._nothing()
         a = _missing(self.folder, "predictions", "delta maps")
         if a is not None: return a
         self._drop_streams("maps")
-        maps = hv.Layout(self._dmaps(self.run)).cols(3)
-        return pn.Column(self.date_label, _grid(maps),
-                         pn.pane.Markdown("Click a cell to see its series.", margin=(0, 10)), self.cell_series)
+        maps = hv.Layout(self._dmaps(self.run, size=180)).cols(3)
+        return pn.Column(self._head("Delta maps"), self.date_label, _grid(maps),
+                         pn.pane.Markdown(f"Grey: outside the basin. Difference: {DIFFERENCE}. Click a cell to see its series.", margin=(0, 10)),
+                         self.cell_series)
 
     @param.depends("run", "cell")
     def cell_series(self):
-        "Observed and predicted series of the clicked cell, the shown date marked."
+        "Simulated and predicted series of the clicked cell, the shown date marked."
         p = self.predictions()
         if p is None: return _missing(self.folder, "predictions", "cell series")
         r, c = self.cell
@@ -714,87 +857,166 @@ class Dashboard(pn.viewable.Viewer):
         self._streams["cell"] = [hv.streams.Params(self, ["date"])]
         vline = hv.DynamicMap(lambda date: hv.VLine(pd.Timestamp(date)).opts(color="orange", line_dash="dotted"),
                               streams=self._streams["cell"])
-        return pn.pane.HoloViews(cell_plot(p, r, c) * vline, backend="bokeh")
+        return pn.pane.HoloViews((cell_plot(p, r, c) * vline).opts(hv.opts.Overlay(legend_position="right")), backend="bokeh", linked_axes=False)
+
+    def _days_text(self, p: Predictions) -> str:
+        "How many days the season and period choose, and which."
+        sel = p.days(self.season, self.period)
+        t = p.times[sel]
+        return f"{self.season}, {sel.sum()} days" + (f" ({t[0]:%Y-%m-%d} to {t[-1]:%Y-%m-%d})" if len(t) else "")
+
+    @param.depends("run", "season", "period")
+    def seasonal_maps(self):
+        "Mean simulated, mean predicted, mean difference and mean absolute difference over the chosen season and period."
+        if self.folder is None: return self._nothing()
+        a = _missing(self.folder, "predictions", "seasonal maps")
+        if a is not None: return a
+        p = self.predictions()
+        if not p.days(self.season, self.period).any():
+            return pn.Column(self._head("Seasonal maps"), _alert(f"No day of {self.season} in the chosen period: widen the period.", "info"))
+        m, t = p.period_maps(self.season, self.period), p.target or "target"
+        panels = [field_image(p, m["simulated"], t, f"mean {SIMULATED}"), field_image(p, m["predicted"], t, f"mean {PREDICTED}"),
+                  field_image(p, m["difference"], f"{DIFFERENCE} {t}", f"mean {DIFFERENCE}", "difference"),
+                  field_image(p, m["abs_difference"], f"|{DIFFERENCE}| {t}", f"mean {TITLES['abs_difference']}", "abs")]
+        return pn.Column(self._head("Seasonal maps"), pn.pane.Markdown(f"#### {self._days_text(p)}", margin=(0, 10)),
+                         _grid(hv.Layout(panels), 2),
+                         pn.pane.Markdown("Grey: outside the basin. Colour scales are those of the delta maps, fixed per run.", margin=(0, 10)))
+
+    @param.depends("run", "season", "period")
+    def skill(self):
+        "Per-cell NSE of the network and its skill against each baseline of predictions.nc, over the chosen season and period."
+        f = self.folder
+        if f is None: return self._nothing()
+        a = _missing(f, "predictions", "skill maps")
+        if a is not None: return a
+        p = self.predictions()
+        if not p.days(self.season, self.period).any():
+            return pn.Column(self._head("Skill"), _alert(f"No day of {self.season} in the chosen period: widen the period.", "info"))
+        sk = p.skill_maps(self.season, self.period)
+        med = np.nanmedian(sk["nse"]) if np.isfinite(sk["nse"]).any() else float("nan")
+        panels = [field_image(p, sk["nse"], "NSE", f"NSE per cell (median {med:.3f})", "skill")]
+        panels += [field_image(p, sk[n], f"skill vs {n}", f"1 − MSE_net / MSE_{n}", "skill") for n in p.baselines]
+        items = [self._head("Skill"), pn.pane.Markdown(f"#### {self._days_text(p)}", margin=(0, 10)), _grid(hv.Layout(panels), 2),
+                 pn.pane.Markdown("Blue: the network beats the reference (the cell's mean for NSE, the baseline for skill); "
+                                  "red: it does worse. Grey: outside the basin or no valid day.", margin=(0, 10))]
+        if p.baselines:
+            items.insert(2, pn.pane.Markdown(f"Network NSE per cell, and skill 1 − MSE_net/MSE_baseline per cell against the baselines: "
+                                             f"{', '.join(p.baselines)}.", margin=(0, 10)))
+        else:
+            items.insert(3, _alert("predictions.nc holds no `baseline_*` variables, so only the NSE map is shown; the skill maps "
+                                   "against the baselines (cell mean, day-of-year mean, linear) appear when the evaluation writes them.", "info"))
+        table = baseline_table(f.get("metrics"))
+        if table is not None: items.append(pn.pane.DataFrame(table, float_format="{:.4g}".format))
+        return pn.Column(*items)
 
     @param.depends("sensitivity", "setting")
     def uncertainty(self):
         "Ensemble interval around the simulated series for a setting, beside the dotty plot (Figures 9/10)."
         f = self._sens.get(self.sensitivity)
-        if f is None: return _alert("No sensitivity experiment folder given (a folder with runs.csv and bands.nc).", "info")
-        left = _missing(f, "runs", "dotty plot") or pn.pane.HoloViews(dotty_plot(f.get("runs"), self.setting, f.parameter), backend="bokeh")
+        if f is None: return self._nothing("sensitivity")
+        r = f.get("runs")
+        left = _missing(f, "runs", "dotty plot") or pn.pane.HoloViews(dotty_plot(r, self.setting, f.parameter), backend="bokeh")
         right = _missing(f, "bands", "uncertainty bands")
         if right is None:
             b = f.get("bands")
-            right = (pn.pane.HoloViews(bands_plot(b, self.setting), backend="bokeh") if self.setting is not None
+            n = int((r.setting == self.setting).sum()) if r is not None else None
+            right = (pn.pane.HoloViews(bands_plot(b, self.setting, n_models=n), backend="bokeh") if self.setting is not None
                      else _alert("bands.nc holds no settings.", "info"))
-        return pn.Column(pn.pane.Markdown(f"### {f.title}\n`{f.path}`"), pn.Row(left, right))
+        return pn.Column(pn.pane.Markdown(f"### Uncertainty: {f.title}\n`{f.path}`"), pn.Row(left, right),
+                         pn.pane.Markdown(f"Made by {HOW_TO['sensitivity']}", margin=(0, 10)))
 
     @param.depends("tuning")
     def tuning_view(self):
         "Spearman heatmap, sortable trials table and validation MSE against each hyperparameter (Figure 8)."
         f = self._tune.get(self.tuning)
-        if f is None: return _alert("No tuning experiment folder given (a folder with trials.csv).", "info")
+        if f is None: return self._nothing("tuning")
         heat = _missing(f, "spearman", "Spearman heatmap") or pn.pane.HoloViews(spearman_heatmap(f.get("spearman")), backend="bokeh")
         t = f.get("trials")
         if t is None:
             table = scatter = _missing(f, "trials", "trials")
         else:
-            table = pn.widgets.Tabulator(t, disabled=True, pagination="local", page_size=12, show_index=False,
-                                         sorters=[{"field": "val_mse", "dir": "asc"}], width=520)
+            table = pn.widgets.Tabulator(t, disabled=True, pagination="local", page_size=12, show_index=False, layout="fit_data_table",
+                                         sorters=[{"field": "val_mse", "dir": "asc"}], formatters={"val_mse": {"type": "money", "precision": 6}})
             scatter = _grid(mse_scatter(t), 4)
-        return pn.Column(pn.pane.Markdown(f"### {f.title}\n`{f.path}`"), pn.Row(heat, table), scatter)
+        return pn.Column(pn.pane.Markdown(f"### Tuning: {f.title}\n`{f.path}`"), heat, table, scatter,
+                         pn.pane.Markdown(f"Made by {HOW_TO['tuning']}", margin=(0, 10)))
 
     @param.depends("run", "other", "rows")
     def compare(self):
-        "Two runs side by side: metrics, configuration differences, transect sums and delta maps."
-        names = [n for n in (self.run, self.other) if n is not None]
-        if not names: return _alert("No run folder given.", "info")
+        "Two runs side by side, each on its own grid and time axis but with shared colour scales: metrics, configuration differences, transect sums, delta maps."
+        if not self._runs: return self._nothing()
+        if len(self._runs) < 2:
+            return _alert(f"Compare needs two run folders; only `{self.run}` was found. Open a folder holding two runs "
+                          "(e.g. `runs/`) or give two run folders to `convda dashboard`.", "info")
+        if self.other == self.run: return _alert("Choose a different run in *compare with*.", "info")
+        names = [self.run, self.other]
         fs = [self._runs[n] for n in names]
-        ms = [metrics_frame(f.get("metrics"), n) if f.get("metrics") is not None else pd.DataFrame({n: []}) for n, f in zip(names, fs)]
-        head = [pn.pane.DataFrame(pd.concat(ms, axis=1) if len(names) > 1 and names[0] != names[1] else ms[0],
-                                  float_format="{:.4g}".format, width=360)]
+        head = [pn.pane.DataFrame(compare_metrics([f.get("metrics") for f in fs], names), float_format="{:.4g}".format)]
         cs = [f.get("config") or {} for f in fs]
-        if len(cs) == 2:
-            diff = {k: [str(cs[0].get(k)), str(cs[1].get(k))] for k in sorted(set(cs[0]) | set(cs[1])) if cs[0].get(k) != cs[1].get(k)}
-            if diff: head.append(pn.pane.DataFrame(pd.DataFrame(diff, index=names).T.rename_axis("config differs"), width=420))
+        diff = {k: [str(cs[0].get(k)), str(cs[1].get(k))] for k in sorted(set(cs[0]) | set(cs[1])) if cs[0].get(k) != cs[1].get(k)}
+        if diff: head.append(pn.pane.DataFrame(pd.DataFrame(diff, index=names).T.rename_axis("config differs")))
+        ps = [f.get("predictions") for f in fs]
+        have = [p for p in ps if p is not None]
+        clim = (min(p.clim[0] for p in have), max(p.clim[1] for p in have)) if have else None
+        dlim = (-max(p.dlim[1] for p in have), max(p.dlim[1] for p in have)) if have else None
         cols = []
         self._drop_streams("compare")
-        for n, f in zip(names, fs):
-            a = _missing(f, "predictions", "predictions")
-            if a is not None: cols.append(pn.Column(pn.pane.Markdown(f"### {n}"), a)); continue
-            p = f.get("predictions"); rows = [r for r in self.rows if r < p.shape[0]] or [p.shape[0] // 2]
+        for n, f, p in zip(names, fs, ps):
+            if p is None: cols.append(pn.Column(pn.pane.Markdown(f"### {n}"), _missing(f, "predictions", "predictions"))); continue
+            rows = [r for r in self.rows if r < p.shape[0]] or [p.shape[0] // 2]
             so, sp = p.row_sums
             o, s = so[:, rows].sum(axis=1), sp[:, rows].sum(axis=1)
-            ts = (hv.Curve((p.times, o), "time", "sum", label="observed").opts(color=OBS_COLOR)
-                  * hv.Curve((p.times, s), "time", "sum", label="predicted").opts(color=PRED_COLOR, line_dash="dashed")
+            ts = (hv.Curve((p.times, o), "time", "sum", label=SIMULATED).opts(color=OBS_COLOR)
+                  * hv.Curve((p.times, s), "time", "sum", label=PREDICTED).opts(color=PRED_COLOR, line_dash="dashed")
                   ).opts(hv.opts.Curve(width=470, height=220, tools=["hover"]),
-                         hv.opts.Overlay(title=f"rows {rows} (NSE {_nse(o, s):.3f})", legend_position="top_left"))
-            maps = hv.Layout([m.opts(hv.opts.Image(frame_width=120, frame_height=_frame_height(p, 120), toolbar=None))
-                              for m in self._dmaps(n, tap=False, view="compare")]).cols(3)
-            cols.append(pn.Column(pn.pane.Markdown(f"### {n}"), pn.pane.HoloViews(ts, backend="bokeh"), _grid(maps)))
-        return pn.Column(pn.Row(*head), self.date_label, pn.Row(*cols))
+                         hv.opts.Overlay(title=f"rows {rows} (NSE {_nse(o, s):.3f})", legend_position="bottom"))
+            maps = hv.Layout(self._dmaps(n, tap=False, view="compare", size=120, clim=clim, dlim=dlim)).cols(3)
+            cols.append(pn.Column(pn.pane.Markdown(f"### {n}\n{p.shape[0]} x {p.shape[1]} cells, {p.dates[0]} to {p.dates[-1]}"),
+                                  pn.pane.HoloViews(ts, backend="bokeh", linked_axes=False), _grid(maps, 3, linked=False)))
+        return pn.Column(pn.pane.Markdown(f"### Compare: {self.run} and {self.other}", margin=(0, 10)), pn.Row(*head), self.date_label,
+                         pn.FlexBox(*cols), pn.pane.Markdown("Both runs share one colour scale per kind of map. Grey: outside the basin.", margin=(0, 10)))
 
-    VIEWS = ("Run", "Transects", "Delta maps", "Uncertainty", "Tuning", "Compare")
+    VIEWS = ("Run", "Transects", "Delta maps", "Seasonal maps", "Skill", "Uncertainty", "Tuning", "Compare")
     def views(self) -> dict:
         "The tab name -> view of each tab."
         lazy = lambda m: pn.param.ParamMethod(m, lazy=True)  # evaluated when its tab is first shown
         return {"Run": lazy(self.overview),
-                "Transects": pn.Column(pn.Row(pn.widgets.MultiChoice.from_param(self.param.rows, width=320),
-                                              pn.widgets.DateRangeSlider.from_param(self.param.period, width=360)), lazy(self.transects)),
+                "Transects": pn.Column(pn.widgets.MultiChoice.from_param(self.param.rows, width=320), lazy(self.transects)),
                 "Delta maps": lazy(self.delta_maps),
+                "Seasonal maps": lazy(self.seasonal_maps),
+                "Skill": lazy(self.skill),
                 "Uncertainty": pn.Column(pn.Row(pn.widgets.Select.from_param(self.param.sensitivity, width=260),
                                                 pn.widgets.Select.from_param(self.param.setting, width=160)), lazy(self.uncertainty)),
                 "Tuning": pn.Column(pn.widgets.Select.from_param(self.param.tuning, width=260), lazy(self.tuning_view)),
                 "Compare": pn.Column(pn.widgets.Select.from_param(self.param.other, name="compare with", width=260), lazy(self.compare))}
 
+    def _controls(self) -> tuple[pn.Column, pn.Column]:
+        "The sidebar's date controls (one labelled slider and a player) and period controls (season, date range)."
+        if self.date is None: date = pn.Column(pn.pane.Markdown("*No dates: no run with predictions.*"), width=250)
+        else:
+            date = pn.Column(pn.widgets.DiscreteSlider.from_param(self.param.date, name="Date", width=250),
+                             pn.widgets.DiscretePlayer.from_param(self.param.date, name="", interval=400, width=250, show_value=False,
+                                                                   show_loop_controls=False, visible_buttons=["first", "previous", "pause", "play", "next", "last"],
+                                                                   stylesheets=[PLAYER_CSS]))
+        period = [pn.widgets.Select.from_param(self.param.season, name="Season", width=250)]
+        if self.period is not None and self.param.period.bounds is not None:
+            period.append(pn.widgets.DateRangeSlider.from_param(self.param.period, name="Period", width=250))
+        return date, pn.Column(*period)
+
+    def _show_controls(self, *events):
+        "Show the date controls only on the tabs that use them, the period controls likewise."
+        tab = self.VIEWS[self.tabs.active]
+        self._date_box.visible, self._period_box.visible = tab in DATE_TABS, tab in PERIOD_TABS
+
     def __panel__(self):
         if self._layout is None:
+            self._date_box, self._period_box = self._controls()
             side = pn.Column(pn.pane.Markdown("## convda dashboard"), pn.widgets.Select.from_param(self.param.run, width=250),
-                             pn.widgets.DiscreteSlider.from_param(self.param.date, width=250),
-                             pn.widgets.DiscretePlayer.from_param(self.param.date, name="", interval=400, width=250, show_value=False, show_loop_controls=False,
-                                                                   visible_buttons=["first", "previous", "pause", "play", "next", "last"]),
+                             self._date_box, self._period_box,
                              pn.pane.Markdown("Reads run and experiment folders; never trains.", width=250), width=270)
             self.tabs = pn.Tabs(*self.views().items(), dynamic=True)
+            self.tabs.param.watch(self._show_controls, "active")
+            self._show_controls()
             self._layout = pn.Row(side, self.tabs)
         return self._layout
 
@@ -811,6 +1033,16 @@ def serve(run_dirs, port: int = 5006, address: str = "127.0.0.1", show: bool = F
         return app(folders)
     kwargs.setdefault("websocket_origin", [f"{address}:{port}", f"localhost:{port}", f"127.0.0.1:{port}"])
     return pn.serve(session, port=port, address=address, show=show, title="convda dashboard", **kwargs)
+
+def folder_summary(paths) -> str:
+    "One line saying what the dashboard finds in `paths`; a DataError names a path that does not exist."
+    paths = [Path(p) for p in ([paths] if isinstance(paths, (str, Path)) else paths)]
+    for p in paths:
+        if not p.exists(): raise DataError("path not found", file=str(p), expected="a run folder, an experiment folder or a folder above them (runs/)")
+    n = {k: len(v) for k, v in discover(paths).items()}
+    if not any(n.values()):
+        return f"found no run or experiment folder in {', '.join(map(str, paths))}: the dashboard says how to make one"
+    return "found " + ", ".join(f"{v} {k} folder{'s' if v != 1 else ''}" for k, v in n.items() if v)
 
 def free_port(address: str = "127.0.0.1") -> int:
     "A TCP port that is free right now."
@@ -832,17 +1064,22 @@ def launch_browser(playwright):
 def demo_folders(path) -> list[Path]:
     "Two demo runs (normalized and raw target) and demo experiments under `path`: what the screenshots show."
     path = Path(path)
-    make_demo_run(path / "runs" / "uts0_scaled", scale_target=True)
-    make_demo_run(path / "runs" / "uts0_raw", scale_target=False)
+    make_demo_run(path / "runs" / "uts0_scaled", scale_target=True, baselines=True)
+    make_demo_run(path / "runs" / "uts0_raw", scale_target=False, baselines=True)
     make_demo_experiments(path / "experiments")
     return [path / "runs", path / "experiments"]
 
-SCREENSHOT_TABS = {"run": "Run", "transects": "Transects", "maps": "Delta maps", "uncertainty": "Uncertainty",
-                   "tuning": "Tuning", "compare": "Compare"}
+SCREENSHOT_TABS = {"run": "Run", "transects": "Transects", "maps": "Delta maps", "seasonal": "Seasonal maps", "skill": "Skill",
+                   "uncertainty": "Uncertainty", "tuning": "Tuning", "compare": "Compare"}
 
-def wait_rendered(page, timeout: float = 30.0, settle: float = 1.0):
-    "Wait until the page has Bokeh canvases and Panel has no pending work."
-    page.wait_for_selector("canvas", timeout=timeout * 1000)
+def open_tab(page, label: str):
+    "Click the tab header `label` (not another element with the same text)."
+    import re
+    page.locator(".bk-tab").filter(has_text=re.compile(f"^{re.escape(label)}$")).click()
+
+def wait_rendered(page, timeout: float = 90.0, settle: float = 1.0):
+    "Wait until the page shows a Bokeh canvas and Panel has no pending work."
+    page.locator("canvas >> visible=true").first.wait_for(timeout=timeout * 1000)
     page.wait_for_function("() => !document.querySelector('.pn-loading')", timeout=timeout * 1000)
     page.wait_for_timeout(settle * 1000)
 
@@ -862,7 +1099,7 @@ def save_screenshots(out_dir, folders=None, tabs=None, width: int = 1280, height
             page = browser.new_page(viewport=dict(width=width, height=height))
             page.goto(f"http://127.0.0.1:{port}/"); wait_rendered(page)
             for key, label in (tabs or SCREENSHOT_TABS).items():
-                page.get_by_text(label, exact=True).first.click(); wait_rendered(page, settle=1.5)
+                open_tab(page, label); wait_rendered(page, settle=1.5)
                 png = out_dir / f"dashboard_{key}.png"
                 page.screenshot(path=str(png))
                 Image.open(png).convert("RGB").quantize(colors).save(png, optimize=True)
