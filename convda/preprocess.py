@@ -18,7 +18,7 @@ __all__ = ['FIT_SAMPLES', 'LAYER_TOPS', 'CHANNELS', 'synthetic_run', 'yeo_johnso
            'fit_yeo_johnson', 'Scalers', 'data_years', 'split_periods', 'target_variable', 'target_array',
            'layer_thickness', 'eq6_capacity', 'saturated_layer', 'apply_eq6', 'undo_eq6', 'missing_days',
            'sample_indices', 'storm_days', 'fit_input_scalers', 'scale_inputs', 'Prepared', 'basin_mask', 'prepare',
-           'to_physical', 'window_offsets', 'make_tf_dataset']
+           'to_physical', 'scaled_input_values', 'plot_scaled_inputs', 'window_offsets', 'make_tf_dataset']
 
 # %% ../nbs/10_preprocess.ipynb #e7f6d91b
 def _ema(x, alpha):
@@ -446,6 +446,37 @@ def to_physical(prep: Prepared, y_model) -> np.ndarray:
     if prep.capacity is not None: y = undo_eq6(y, prep.capacity, prep.cfg.eq6_tolerance)
     y = np.array(y, np.float32); y[..., ~prep.mask] = np.nan
     return y
+
+# %% ../nbs/10_preprocess.ipynb #8f26ed80
+def scaled_input_values(prep: Prepared, split: str, channel: str, max_values: int | None = 200_000) -> np.ndarray:
+    "Scaled values of `channel` that the samples of `split` read on their last input day, in its cells (seeded subsample)."
+    if channel not in prep.channels: raise ConfigError(f"unknown channel {channel!r}", variable="channel", expected=f"one of {prep.channels}")
+    c = prep.channels.index(channel)
+    days = np.unique(np.asarray(prep.indices[split]) - prep.cfg.lead)
+    cells = prep.mask if channel != "q_river" else prep.mask & (prep.x[..., c] != 0).any(0)
+    v = prep.x[..., c][days][:, cells].ravel()                # one channel at a time: no copy of the whole input
+    if max_values is not None and v.size > max_values:
+        v = np.random.default_rng(prep.cfg.seed).choice(v, max_values, replace=False)
+    return v
+
+def plot_scaled_inputs(prep: Prepared, path=None, bins: int = 50, max_values: int | None = 200_000):
+    "Figure 5: histograms of each scaled input per split; saved to `path` (PNG) if given."
+    from matplotlib.figure import Figure
+    fig = Figure(figsize=(10, 6), layout="constrained"); axs = fig.subplots(2, 2).ravel()
+    colors = {"train": "tab:blue", "val": "tab:orange", "test": "tab:green"}
+    for ax, name in zip(axs, prep.channels):
+        for split, col in colors.items():
+            if split not in prep.indices or len(prep.indices[split]) == 0: continue
+            v = scaled_input_values(prep, split, name, max_values)
+            a, b = prep.periods[split]
+            ax.hist(v, bins=bins, density=True, histtype="step" if split != "train" else "stepfilled",
+                    alpha=0.5 if split == "train" else 1.0, color=col, lw=1.2, label=f"{split} {a.date()}..{b.date()}")
+        ax.set_yscale("log"); ax.set_title(f"{name} after scaling"); ax.set_xlabel("scaled value"); ax.set_ylabel("density")
+    axs[0].legend(fontsize=7)
+    if path is not None:
+        path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp.png"); fig.savefig(tmp, dpi=100, format="png"); tmp.replace(path)
+    return fig
 
 # %% ../nbs/10_preprocess.ipynb #ee0e9237
 def window_offsets(window: int, lead: int) -> np.ndarray:
