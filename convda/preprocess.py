@@ -18,7 +18,8 @@ __all__ = ['FIT_SAMPLES', 'LAYER_TOPS', 'CHANNELS', 'synthetic_run', 'yeo_johnso
            'fit_yeo_johnson', 'Scalers', 'data_years', 'split_periods', 'target_variable', 'target_array',
            'layer_thickness', 'eq6_capacity', 'saturated_layer', 'apply_eq6', 'undo_eq6', 'missing_days',
            'sample_indices', 'storm_days', 'fit_input_scalers', 'scale_inputs', 'Prepared', 'basin_mask', 'prepare',
-           'to_physical', 'scaled_input_values', 'plot_scaled_inputs', 'window_offsets', 'make_tf_dataset']
+           'to_physical', 'window_days', 'scaled_input_values', 'plot_scaled_inputs', 'window_offsets',
+           'make_tf_dataset']
 
 # %% ../nbs/10_preprocess.ipynb #e7f6d91b
 def _ema(x, alpha):
@@ -448,11 +449,15 @@ def to_physical(prep: Prepared, y_model) -> np.ndarray:
     return y
 
 # %% ../nbs/10_preprocess.ipynb #8f26ed80
+def window_days(indices, window: int, lead: int) -> np.ndarray:
+    "Day indices (N, window) of the input windows of the target days `indices`, oldest first."
+    return np.asarray(indices, np.int64)[:, None] - lead - np.arange(window - 1, -1, -1)
+
 def scaled_input_values(prep: Prepared, split: str, channel: str, max_values: int | None = 200_000) -> np.ndarray:
-    "Scaled values of `channel` that the samples of `split` read on their last input day, in its cells (seeded subsample)."
+    "Scaled values of `channel` on the days the input windows of `split` read, in its cells (seeded subsample)."
     if channel not in prep.channels: raise ConfigError(f"unknown channel {channel!r}", variable="channel", expected=f"one of {prep.channels}")
     c = prep.channels.index(channel)
-    days = np.unique(np.asarray(prep.indices[split]) - prep.cfg.lead)
+    days = np.unique(window_days(prep.indices[split], prep.cfg.window, prep.cfg.lead))
     cells = prep.mask if channel != "q_river" else prep.mask & (prep.x[..., c] != 0).any(0)
     v = prep.x[..., c][days][:, cells].ravel()                # one channel at a time: no copy of the whole input
     if max_values is not None and v.size > max_values:
