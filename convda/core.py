@@ -141,6 +141,9 @@ class RunConfig(Config):
     head_activation: str = "auto"        # "relu" (the paper), "softplus" (non-negative, never dead), "auto": softplus in sequence mode
     lr_schedule: str = "constant"        # "constant" (the paper) or "cosine" (decay to lr / 100 over the planned updates)
     adam_beta1: float = 0.9              # Adam's first-moment decay (Keras' default, the paper's); lower follows the gradient sooner
+    # --- the paper's settings: optimizer epsilon, test period ---
+    adam_epsilon: float = 1e-7           # Adam's epsilon: Keras' default 1e-7; the paper (2.3.2.3) used 1e-8 (profile "paper")
+    test_start: str | None = None        # first day of the test period (any day); None = 1 January of the test years. Validation = the val_years years before it
 
     def __post_init__(self):
         "Validate values that have a fixed set of choices."
@@ -155,6 +158,15 @@ class RunConfig(Config):
         if self.lr_schedule not in ("constant", "cosine"): raise ConfigError(f"unknown lr_schedule {self.lr_schedule!r}", variable="lr_schedule", expected="'constant' or 'cosine'")
         if not 0.0 <= self.adam_beta1 < 1.0: raise ConfigError(f"adam_beta1 must be in [0, 1), got {self.adam_beta1}", variable="adam_beta1", expected="a decay rate such as 0.9 (Keras' default) or 0.7")
         if self.precise_bn < 0: raise ConfigError("precise_bn must be >= 0", variable="precise_bn", expected="a number of training samples, 0 to turn it off")
+        # --- the paper's settings: optimizer epsilon, test period ---
+        if not self.adam_epsilon > 0: raise ConfigError(f"adam_epsilon must be > 0, got {self.adam_epsilon}", variable="adam_epsilon", expected="a small positive number such as 1e-7 (Keras) or 1e-8 (the paper)")
+        days = {}
+        for k in ("test_start", "test_end"):
+            if getattr(self, k) is None: continue
+            try: days[k] = np.datetime64(str(getattr(self, k)), "D")
+            except ValueError: raise ConfigError(f"{k} {getattr(self, k)!r} is not a day", variable=k, expected="an ISO day such as '2018-06-01'") from None
+        if len(days) == 2 and days["test_end"] < days["test_start"]:
+            raise ConfigError(f"test_end {self.test_end} is before test_start {self.test_start}", variable="test_end", expected="a day at or after test_start")
 
 # %% ../nbs/00_core.ipynb #58c9d74f
 def set_seed(seed: int, deterministic: bool = True) -> None:

@@ -65,7 +65,7 @@ def head_activation_for(cfg: RunConfig) -> str:
 def build_model(n_channels: int = 4, ny: int = 46, nx: int = 43, window: int | None = None,
                 filters=(32, 64), kernel: int = 3, head_kernel: int = 3, dropout: float = 0.1,
                 recurrent_dropout: float = 0.1, lr: float = 1e-3, mask=None, loss="mse", head_activation: str = "relu",
-                beta1: float = 0.9) -> keras.Model:
+                beta1: float = 0.9, epsilon: float = 1e-7) -> keras.Model:
     "The Table 1 ConvLSTM: len(filters) ConvLSTM2D+BatchNorm blocks and a ReLU (or softplus) Conv2D head, compiled with Adam."
     filters = tuple(int(f) for f in filters)
     check_head_activation(head_activation)
@@ -83,7 +83,7 @@ def build_model(n_channels: int = 4, ny: int = 46, nx: int = 43, window: int | N
         h = layers.BatchNormalization(name=f"batch_normalization{sfx}")(h)
     out = layers.Conv2D(1, (head_kernel, head_kernel), padding="same", activation=head_activation, name="conv2d")(h)
     model = keras.Model(inp, out, name="convlstm")
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate=lr, beta_1=beta1), loss=_loss_for(loss, mask))
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate=lr, beta_1=beta1, epsilon=epsilon), loss=_loss_for(loss, mask))
     return model
 
 # %% ../nbs/11_model.ipynb #fa6d30f3
@@ -92,14 +92,15 @@ def model_from_config(cfg: RunConfig, ny: int, nx: int, mask=None, n_channels: i
     return build_model(n_channels=n_channels, ny=ny, nx=nx, window=None, filters=cfg.filters, kernel=cfg.kernel,
                        head_kernel=cfg.head_kernel, dropout=cfg.dropout, recurrent_dropout=cfg.recurrent_dropout,
                        lr=cfg.lr, mask=mask, loss=cfg.loss if loss is None else loss, head_activation=head_activation_for(cfg),
-                       beta1=cfg.adam_beta1)
+                       beta1=cfg.adam_beta1, epsilon=cfg.adam_epsilon)
 
 def optimizer_for(cfg: RunConfig, updates: int, lr: float | None = None) -> keras.optimizers.Optimizer:
-    "Adam (beta_1 = cfg.adam_beta1) at `lr` (default cfg.lr), constant or, with cfg.lr_schedule='cosine', decaying to lr / 100 over `updates` updates."
+    "Adam (beta_1 = cfg.adam_beta1, epsilon = cfg.adam_epsilon) at `lr` (default cfg.lr), constant or, with cfg.lr_schedule='cosine', decaying to lr / 100 over `updates` updates."
     lr = cfg.lr if lr is None else float(lr)
-    if cfg.lr_schedule == "constant": return keras.optimizers.Adam(learning_rate=lr, beta_1=cfg.adam_beta1)
+    if cfg.lr_schedule == "constant": return keras.optimizers.Adam(learning_rate=lr, beta_1=cfg.adam_beta1, epsilon=cfg.adam_epsilon)
     if int(updates) < 1: raise ConfigError(f"a cosine schedule needs the planned number of updates, got {updates}", variable="lr_schedule", expected="updates >= 1")
-    return keras.optimizers.Adam(learning_rate=keras.optimizers.schedules.CosineDecay(lr, int(updates), alpha=0.01), beta_1=cfg.adam_beta1)
+    return keras.optimizers.Adam(learning_rate=keras.optimizers.schedules.CosineDecay(lr, int(updates), alpha=0.01),
+                                 beta_1=cfg.adam_beta1, epsilon=cfg.adam_epsilon)
 
 # %% ../nbs/11_model.ipynb #767138e2
 def head_activation_of(model: keras.Model) -> str | None:

@@ -15,9 +15,11 @@ _log = logging.getLogger("convda.preprocess")
 
 # %% auto #0
 __all__ = ['FIT_SAMPLES', 'LAYER_TOPS', 'CHANNELS', 'synthetic_run', 'yeo_johnson', 'yeo_johnson_inverse', 'subsample_values',
-           'fit_yeo_johnson', 'Scalers', 'split_periods', 'target_variable', 'target_array', 'layer_thickness',
-           'eq6_capacity', 'apply_eq6', 'undo_eq6', 'missing_days', 'sample_indices', 'storm_days', 'fit_input_scalers',
-           'scale_inputs', 'Prepared', 'basin_mask', 'prepare', 'to_physical', 'window_offsets', 'make_tf_dataset']
+           'fit_yeo_johnson', 'Scalers', 'data_years', 'split_periods', 'target_variable', 'target_array',
+           'layer_thickness', 'eq6_capacity', 'saturated_layer', 'apply_eq6', 'undo_eq6', 'missing_days',
+           'sample_indices', 'storm_days', 'fit_input_scalers', 'scale_inputs', 'Prepared', 'basin_mask', 'prepare',
+           'to_physical', 'window_days', 'scaled_input_values', 'plot_scaled_inputs', 'window_offsets',
+           'make_tf_dataset']
 
 # %% ../nbs/10_preprocess.ipynb #e7f6d91b
 def _ema(x, alpha):
@@ -200,23 +202,43 @@ def _year_end(ts: pd.Timestamp) -> int:
     "The last calendar year that is complete at `ts`."
     return ts.year if (ts.month, ts.day) == (12, 31) else ts.year - 1
 
-def split_periods(times, cfg: RunConfig) -> dict:
-    "Training, validation and test periods `(first_day, last_day)` by calendar years (Table 3)."
+def data_years(times, missing, first, last) -> int:
+    "Years (365.25 days, to the nearest) of days in `times` between `first` and `last` that are not `missing`."
+    times = pd.DatetimeIndex(times)
+    n = int((~np.asarray(missing, bool) & (times >= first) & (times <= last)).sum())
+    return int(np.floor(n / 365.25 + 0.5))
+
+def _test_period(first, last, cfg: RunConfig) -> tuple:
+    "The test period `(first_day, last_day)`: from cfg.test_start, else the last full calendar years at cfg.test_end."
+    if cfg.test_start is None:
+        end = last if cfg.test_end is None else pd.Timestamp(cfg.test_end).normalize()
+        if end > last: raise ConfigError(f"test_end {end.date()} is after the last day of the data {last.date()}", variable="test_end")
+        a = pd.Timestamp(f"{_year_end(end) - cfg.test_years + 1}-01-01")
+        return a, a + pd.DateOffset(years=cfg.test_years) - pd.Timedelta(days=1)
+    a = pd.Timestamp(cfg.test_start).normalize()
+    b = a + pd.DateOffset(years=cfg.test_years) - pd.Timedelta(days=1) if cfg.test_end is None else pd.Timestamp(cfg.test_end).normalize()
+    if b > last: raise ConfigError(f"the test period {a.date()}..{b.date()} ends after the last day of the data {last.date()}",
+                                   variable="test_start", expected="an earlier test_start, fewer test_years or an earlier test_end")
+    return a, b
+
+def split_periods(times, cfg: RunConfig, missing=None) -> dict:
+    "Training, validation and test periods `(first_day, last_day)` (Table 3); training counts the years not `missing`."
     times = pd.DatetimeIndex(times); first, last = times[0].normalize(), times[-1].normalize()
-    end = last if cfg.test_end is None else pd.Timestamp(cfg.test_end).normalize()
-    if end > last: raise ConfigError(f"test_end {end.date()} is after the last day of the data {last.date()}", variable="test_end")
-    y = _year_end(end)
-    yrs = lambda a, b: (pd.Timestamp(f"{a}-01-01"), pd.Timestamp(f"{b}-12-31"))
-    test = yrs(y - cfg.test_years + 1, y)
-    val = yrs(y - cfg.test_years - cfg.val_years + 1, y - cfg.test_years)
-    train = yrs(y - cfg.test_years - cfg.val_years - cfg.train_years + 1, y - cfg.test_years - cfg.val_years)
+    test = _test_period(first, last, cfg)
+    years, day = (lambda n: pd.DateOffset(years=n)), pd.Timedelta(days=1)
+    val = (test[0] - years(cfg.val_years), test[0] - day)
+    train = (val[0] - years(cfg.train_years), val[0] - day)
+    if missing is not None:                                   # reach back until the span holds train_years of data
+        n = cfg.train_years
+        while train[0] > first and data_years(times, missing, *train) < cfg.train_years:
+            n += 1; train = (val[0] - years(n), train[1])
     span = f"data {first.date()}..{last.date()}"
     for name, (a, b) in (("test", test), ("val", val)):
         if a < first: raise ConfigError(f"the {name} period {a.date()}..{b.date()} is not inside the {span}",
                                         variable=f"{name}_years", expected="fewer years or longer data")
     if train[1] < first:
-        raise ConfigError(f"the split leaves no training data ({span}, test {test[0].year}..{test[1].year}, "
-                          f"validation {val[0].year}..{val[1].year})", variable="train_years", expected="longer data or fewer val/test years")
+        raise ConfigError(f"the split leaves no training data ({span}, test {test[0].date()}..{test[1].date()}, "
+                          f"validation {val[0].date()}..{val[1].date()})", variable="train_years", expected="longer data or fewer val/test years")
     if train[0] < first:
         _log.warning("training period %s..%s starts before the %s: shortened to %s", train[0].date(), train[1].date(), span, first.date())
         train = (first, train[1])
@@ -261,10 +283,18 @@ def eq6_capacity(ds: xr.Dataset, layer: int) -> np.ndarray:
     ts, tr, st = (_static(ds, n, layer) for n in ("soil_theta_s", "soil_theta_r", "soil_thickness"))
     return ((ts - tr) * layer_thickness(st, layer)).astype(np.float32)
 
-def apply_eq6(y, capacity) -> np.ndarray:
-    "Replace exact zeros (saturated layer) by the capacity (Eq. 6); NaN stays NaN."
+def saturated_layer(y, layer: int, zi=None) -> np.ndarray:
+    "Where soil layer `layer` is saturated: water table `zi` (mm) at or above its top; exact y == 0 where zi is absent or NaN."
     y = np.asarray(y, np.float32)
-    return np.where(y == 0, np.broadcast_to(capacity, y.shape), y).astype(np.float32)
+    if zi is None: return y == 0
+    zi = np.broadcast_to(np.asarray(zi, np.float32), y.shape)
+    return np.where(np.isfinite(zi), zi <= LAYER_TOPS[layer], y == 0)
+
+def apply_eq6(y, capacity, saturated=None) -> np.ndarray:
+    "Replace the store of a saturated layer (`saturated`, default exact zeros) by the capacity (Eq. 6); NaN stays NaN."
+    y = np.asarray(y, np.float32)
+    sat = (y == 0) if saturated is None else (np.asarray(saturated, bool) & np.isfinite(y))
+    return np.where(sat, np.broadcast_to(capacity, y.shape), y).astype(np.float32)
 
 def undo_eq6(y, capacity, tolerance: float = 0.02) -> np.ndarray:
     "Map values at or above (1 - tolerance) * capacity back to 0 (inverse of Eq. 6)."
@@ -371,7 +401,6 @@ def prepare(ds: xr.Dataset, cfg: RunConfig | None = None) -> Prepared:
     mask = basin_mask(ds)
     y_phys, units = target_array(ds, cfg.target)
     raw = {n: np.asarray(_get(ds, n).transpose("time", "y", "x").values, np.float32) for n in CHANNELS}
-    periods = split_periods(times, cfg)
     has = np.isfinite(y_phys).any(0)
     if (mask & ~has).any():
         _log.warning("%d basin cells have no finite %s on any day: left out of the mask", int((mask & ~has).sum()), cfg.target)
@@ -382,7 +411,9 @@ def prepare(ds: xr.Dataset, cfg: RunConfig | None = None) -> Prepared:
     cells["q_river"] = mask & np.isfinite(raw["q_river"]).any(0)
     bad_in = np.zeros(len(times), bool)
     for n in CHANNELS: bad_in |= missing_days(raw[n], cells[n])
-    indices, dropped = sample_indices(times, periods, bad_in, missing_days(y_phys, mask), cfg.window, cfg.lead)
+    bad_target = missing_days(y_phys, mask)
+    periods = split_periods(times, cfg, missing=bad_in | bad_target)     # training years = years of data
+    indices, dropped = sample_indices(times, periods, bad_in, bad_target, cfg.window, cfg.lead)
     for k, v in indices.items():
         if len(v) == 0: raise ConfigError(f"no {k} samples left ({dropped[k]} dropped for missing data)",
                                           variable=f"{k} period {periods[k][0].date()}..{periods[k][1].date()}")
@@ -395,7 +426,10 @@ def prepare(ds: xr.Dataset, cfg: RunConfig | None = None) -> Prepared:
     x = scale_inputs(raw, cells, mask, scalers, storm, cfg); del raw
     var, layer = target_variable(cfg.target)
     capacity = eq6_capacity(ds, layer) if (cfg.eq6 and layer is not None) else None
-    y = apply_eq6(y_phys, capacity) if capacity is not None else y_phys.copy()
+    if capacity is not None:                                  # Eq. 6: saturation from the water table where the run has zi
+        zi = np.asarray(ds["zi"].transpose("time", "y", "x").values, np.float32) if "zi" in ds else None
+        y = apply_eq6(y_phys, capacity, saturated_layer(y_phys, layer, zi)); del zi
+    else: y = y_phys.copy()
     scalers.fit(cfg.target, y[train_days][:, mask], yeo_johnson=False)
     if cfg.scale_target: y = scalers.transform(cfg.target, y)
     y = np.nan_to_num(y, nan=0.0); y[:, ~mask] = 0
@@ -413,6 +447,41 @@ def to_physical(prep: Prepared, y_model) -> np.ndarray:
     if prep.capacity is not None: y = undo_eq6(y, prep.capacity, prep.cfg.eq6_tolerance)
     y = np.array(y, np.float32); y[..., ~prep.mask] = np.nan
     return y
+
+# %% ../nbs/10_preprocess.ipynb #8f26ed80
+def window_days(indices, window: int, lead: int) -> np.ndarray:
+    "Day indices (N, window) of the input windows of the target days `indices`, oldest first."
+    return np.asarray(indices, np.int64)[:, None] - lead - np.arange(window - 1, -1, -1)
+
+def scaled_input_values(prep: Prepared, split: str, channel: str, max_values: int | None = 200_000) -> np.ndarray:
+    "Scaled values of `channel` on the days the input windows of `split` read, in its cells (seeded subsample)."
+    if channel not in prep.channels: raise ConfigError(f"unknown channel {channel!r}", variable="channel", expected=f"one of {prep.channels}")
+    c = prep.channels.index(channel)
+    days = np.unique(window_days(prep.indices[split], prep.cfg.window, prep.cfg.lead))
+    cells = prep.mask if channel != "q_river" else prep.mask & (prep.x[..., c] != 0).any(0)
+    v = prep.x[..., c][days][:, cells].ravel()                # one channel at a time: no copy of the whole input
+    if max_values is not None and v.size > max_values:
+        v = np.random.default_rng(prep.cfg.seed).choice(v, max_values, replace=False)
+    return v
+
+def plot_scaled_inputs(prep: Prepared, path=None, bins: int = 50, max_values: int | None = 200_000):
+    "Figure 5: histograms of each scaled input per split; saved to `path` (PNG) if given."
+    from matplotlib.figure import Figure
+    fig = Figure(figsize=(10, 6), layout="constrained"); axs = fig.subplots(2, 2).ravel()
+    colors = {"train": "tab:blue", "val": "tab:orange", "test": "tab:green"}
+    for ax, name in zip(axs, prep.channels):
+        for split, col in colors.items():
+            if split not in prep.indices or len(prep.indices[split]) == 0: continue
+            v = scaled_input_values(prep, split, name, max_values)
+            a, b = prep.periods[split]
+            ax.hist(v, bins=bins, density=True, histtype="step" if split != "train" else "stepfilled",
+                    alpha=0.5 if split == "train" else 1.0, color=col, lw=1.2, label=f"{split} {a.date()}..{b.date()}")
+        ax.set_yscale("log"); ax.set_title(f"{name} after scaling"); ax.set_xlabel("scaled value"); ax.set_ylabel("density")
+    axs[0].legend(fontsize=7)
+    if path is not None:
+        path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp.png"); fig.savefig(tmp, dpi=100, format="png"); tmp.replace(path)
+    return fig
 
 # %% ../nbs/10_preprocess.ipynb #ee0e9237
 def window_offsets(window: int, lead: int) -> np.ndarray:

@@ -13,7 +13,8 @@ __all__ = ['BEST_UTS0', 'PROFILES', 'profile_names', 'profile_config']
 BEST_UTS0 = dict(batch_size=4, dropout=0.1, recurrent_dropout=0.1, lr=1e-3)
 PROFILES = {
     "quick": dict(train_years=4, val_years=1, test_years=1, epochs=4, patience=3, window=8, max_train_samples=360),
-    "paper": dict(train_years=21, val_years=2, test_years=1, epochs=20, patience=5, window=16),
+    "paper": dict(train_years=21, val_years=2, test_years=1, epochs=20, patience=15, window=16,
+                  test_start="2018-06-01", scale_target=False, precise_bn=0, adam_epsilon=1e-8),
 }
 
 # %% ../nbs/00a_profiles.ipynb #967cbb4d

@@ -48,7 +48,7 @@ class SequenceMaskedMSE(keras.losses.Loss):
 def build_sequence_model(n_channels: int = 4, ny: int = 46, nx: int = 43, filters=(32, 64), kernel: int = 3,
                          head_kernel: int = 3, dropout: float = 0.1, recurrent_dropout: float = 0.1, lr: float = 1e-3,
                          mask=None, spinup: int = 8, stream: bool = False, head_activation: str = "relu",
-                         beta1: float = 0.9) -> keras.Model:
+                         beta1: float = 0.9, epsilon: float = 1e-7) -> keras.Model:
     "Table 1 ConvLSTM with every layer on every time step; compiled with the spin-up-masked MSE (not for `stream`)."
     filters = tuple(int(f) for f in filters)
     check_head_activation(head_activation)
@@ -72,14 +72,14 @@ def build_sequence_model(n_channels: int = 4, ny: int = 46, nx: int = 43, filter
     if stream: return keras.Model([inp] + state_in, [out] + state_out, name="convlstm_stream")
     model = keras.Model(inp, out, name="convlstm_sequence")
     loss = SequenceMaskedMSE(mask, spinup) if mask is not None else keras.losses.MeanSquaredError()
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate=lr, beta_1=beta1), loss=loss)
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate=lr, beta_1=beta1, epsilon=epsilon), loss=loss)
     return model
 
 def sequence_model_from_config(cfg: RunConfig, ny: int, nx: int, mask=None, n_channels: int = 4, lr=None) -> keras.Model:
     "The sequence model a `RunConfig` describes (spin-up = cfg.window)."
     return build_sequence_model(n_channels, ny, nx, cfg.filters, cfg.kernel, cfg.head_kernel, cfg.dropout,
                                 cfg.recurrent_dropout, cfg.lr if lr is None else lr, mask, spinup=cfg.window,
-                                head_activation=head_activation_for(cfg), beta1=cfg.adam_beta1)
+                                head_activation=head_activation_for(cfg), beta1=cfg.adam_beta1, epsilon=cfg.adam_epsilon)
 
 def copy_weights(src: keras.Model, dst: keras.Model) -> keras.Model:
     "Copy all weights (in order) from `src` to `dst`, which must have the same shapes (window <-> sequence <-> stream)."

@@ -241,6 +241,7 @@ def train_run(ds, cfg: RunConfig, run_dir, verbose=1, overwrite: bool = False, c
         log.info(f"run {run_dir} ({state}): target {cfg.target}, data {cfg.data}")
         prep = prepare(ds, cfg)
         prep.scalers.to_json(run_dir / "scalers.json")
+        from convda.preprocess import plot_scaled_inputs; plot_scaled_inputs(prep, run_dir / "figures" / "fig5_scaled_inputs.png")   # Figure 5
         log.info("samples: " + ", ".join(f"{k}={len(v)}" for k, v in prep.indices.items())
                  + f"; dropped: {prep.dropped}")
         if state == "finished":

@@ -27,6 +27,7 @@ def run_dir(tiny_ds, tmp_path_factory):
 def test_run_folder_is_complete(run_dir):
     assert RUN_FILES <= {p.name for p in run_dir.iterdir() if p.is_file()}
     assert any((run_dir / "figures").glob("*.png"))
+    assert (run_dir / "figures" / "fig5_scaled_inputs.png").stat().st_size > 10_000   # Figure 5: the scaled inputs
     assert not (run_dir / "backup").exists()
     assert RunConfig.from_json(run_dir / "config.json") == CFG
     hist = pd.read_csv(run_dir / "history.csv")
