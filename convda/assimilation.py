@@ -18,14 +18,16 @@ from .metrics import nse, kge, rmse
 __all__ = ['ASSIM_TARGETS', 'METHODS', 'ASSIM_PROFILES', 'NET_DEFAULTS', 'COLORS', 'AssimConfig', 'assim_config', 'net_config',
            'correlated_noise', 'perturb_precip', 'observe', 'twin_inputs', 'Twin', 'make_twin', 'tiny_config',
            'branch_state', 'run_cycles', 'run_method', 'truth_test', 'soil_geometry', 'unsat_capacity', 'check_state',
-           'mlda_update', 'StateNetworks', 'gauge_cells', 'gauge_field', 'gauge_only', 'skilled_targets',
-           'train_networks', 'upstream_membership', 'gaspari_cohn', 'localization', 'enkf_analysis', 'open_loop_precip',
-           'Observations', 'make_observations', 'run_open_loop', 'run_oracle', 'update_days', 'run_mlda',
-           'member_precip', 'run_enkf', 'score', 'plot_hydrographs', 'format_scores', 'run_assimilation']
+           'mlda_update', 'oi_gain', 'analysis_variance', 'oi_gains', 'model_error_var', 'StateNetworks', 'gauge_cells',
+           'gauge_field', 'gauge_only', 'network_error_var', 'skilled_targets', 'train_networks', 'upstream_membership',
+           'gaspari_cohn', 'localization', 'enkf_analysis', 'pseudo_obs_analysis', 'open_loop_precip', 'Observations',
+           'make_observations', 'run_open_loop', 'run_oracle', 'update_days', 'run_mlda', 'run_hybrid', 'member_precip',
+           'run_enkf', 'score', 'daily_state_rmse', 'median_scores', 'plot_hydrographs', 'plot_state_rmse',
+           'format_scores', 'run_assimilation']
 
 # %% ../nbs/30_assimilation.ipynb #3dd33c20
 ASSIM_TARGETS = ("uts0", "uts1", "uts2", "uts3", "sat")   # the states every method updates
-METHODS = ("open_loop", "oracle", "mlda", "mlda_gauges", "enkf", "ens_ol")
+METHODS = ("open_loop", "oracle", "mlda", "mlda_gauges", "mlda_oi", "mlda_gauges_oi", "enkf", "hybrid", "ens_ol")
 
 @dataclasses.dataclass
 class AssimConfig(Config):
@@ -56,6 +58,10 @@ class AssimConfig(Config):
     loc_radius: float = 15.0              # Gaspari-Cohn support radius (km): correlation 0 beyond
     obs_floor: float = 1e-3               # m3/s added to the observation error std the EnKF assumes
     methods: tuple = METHODS
+    # --- error-weighted ML-DA, hybrid EnKF, seeds ---
+    r_scale: float = 1.0                  # network error variance R = r_scale * its validation MSE (>1: inputs worse than in training)
+    hybrid_net: str = "gauges"            # networks whose states the hybrid EnKF assimilates: "gauges" or "grid"
+    n_seeds: int = 1                      # experiment seeds seed, seed+1, ...: rain errors, observation noise, ensemble
 
     def __post_init__(self):
         "Check the values with fixed choices or ranges."
@@ -70,10 +76,14 @@ class AssimConfig(Config):
         if self.n_ens < 2: raise ConfigError("the EnKF needs at least 2 members", variable="n_ens", expected=">= 2")
         if not 0 <= self.precip_phi < 1: raise ConfigError("precip_phi out of range", variable="precip_phi", expected="0 <= phi < 1")
         if self.precip_bias <= 0 or self.precip_sigma < 0: raise ConfigError("need precip_bias > 0 and precip_sigma >= 0", variable="precip_bias, precip_sigma")
+        # --- error-weighted ML-DA, hybrid EnKF, seeds ---
+        if not self.r_scale > 0: raise ConfigError("r_scale must be > 0", variable="r_scale", expected="a positive factor")
+        if self.hybrid_net not in ("gauges", "grid"): raise ConfigError(f"unknown hybrid_net {self.hybrid_net!r}", variable="hybrid_net", expected="'gauges' or 'grid'")
+        if self.n_seeds < 1: raise ConfigError("n_seeds must be >= 1", variable="n_seeds", expected="a positive integer")
 
 # %% ../nbs/30_assimilation.ipynb #0f5c427f
 ASSIM_PROFILES = {
-    "quick": dict(ny=24, nx=22, test_days=365, k=3,
+    "quick": dict(ny=24, nx=22, test_days=365, k=3, n_seeds=3,
                   net=dict(train_years=3, val_years=1, test_years=1, window=8, lead=0, filters=[8, 16],
                            epochs=4, patience=2, max_train_samples=300, batch_size=8)),
     "paper": dict(ny=46, nx=43, test_days=365, k=1,
@@ -291,25 +301,52 @@ def check_state(static: xr.Dataset, state: sbm.SBMState, tol: float = 1e-3) -> l
     return bad
 
 # %% ../nbs/30_assimilation.ipynb #4b3be5b4
-def mlda_update(model: sbm.SBM, state: sbm.SBMState, pred: dict, alpha: float = 1.0) -> sbm.SBMState:
-    "Analysis x_b + alpha*(x_net - x_b) of the soil states in `pred` (uts0..uts3, sat; (y, x) mm), made consistent by set_state."
+def mlda_update(model: sbm.SBM, state: sbm.SBMState, pred: dict, alpha: float | dict = 1.0) -> sbm.SBMState:
+    "Analysis x_b + alpha*(x_net - x_b) of the soil states in `pred` (uts0..uts3, sat; (y, x) mm; alpha a number or a gain per state), made consistent by set_state."
     m = model.mask
     U = np.array(state.ustorelayerdepth, np.float64); S = np.array(state.satwaterdepth, np.float64)
-    def blend(b, p):
+    def blend(b, p, a):
         p = np.asarray(p, np.float64)
-        return np.where(np.isfinite(p), b + alpha * (p - b), b)
+        return np.where(np.isfinite(p), b + a * (p - b), b)
     for name, p in pred.items():
-        if name == "sat": S = blend(S, p)
-        elif name in ASSIM_TARGETS: U[int(name[3])] = blend(U[int(name[3])], p)
+        a = alpha[name] if isinstance(alpha, dict) else alpha
+        if name == "sat": S = blend(S, p, a)
+        elif name in ASSIM_TARGETS: U[int(name[3])] = blend(U[int(name[3])], p, a)
         else: raise DataError(f"unknown predicted state {name!r}", variable=name, expected=f"one of {ASSIM_TARGETS}")
     U[:, ~m] = np.nan; S[~m] = np.nan
     return model.set_state(state, ustorelayerdepth=U, satwaterdepth=S)
 
+# %% ../nbs/30_assimilation.ipynb #d7fe01a6
+def oi_gain(B, R) -> np.ndarray:
+    "Optimal-interpolation gain K = B/(B+R) per element; 0 where B = 0, R = inf or either is NaN."
+    B = np.asarray(B, np.float64); R = np.asarray(R, np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        K = np.where(np.isinf(R), 0.0, B / (B + R))
+    return np.where(np.isfinite(K) & (B > 0), K, 0.0)
+
+def analysis_variance(B, R) -> np.ndarray:
+    "Error variance of the OI analysis, (1 - K) B = B R / (B + R)."
+    return (1.0 - oi_gain(B, R)) * np.asarray(B, np.float64)
+
+def oi_gains(B: dict, R: dict, r_scale: float = 1.0) -> dict:
+    "The gain field of every state in R (y, x): K = B/(B + r_scale R)."
+    return {t: oi_gain(B[t], r_scale * np.asarray(R[t], np.float64)) for t in R}
+
+def model_error_var(twin: Twin, precip) -> dict:
+    "Background error variance B per state (y, x), mm2: mean square of the model on `precip` minus the truth over the window before the test."
+    f, s = twin.forcing, twin.n_spin
+    _, out = twin.model.run(branch_state(twin), precip[:s], f["pet"][:s], f["temp"][:s])
+    tr, tt = _trajectory(out), twin.truth
+    B = {f"uts{l}": np.mean((tr["U"][:, l].astype(np.float64) - tt["U"][:s, l]) ** 2, axis=0) for l in range(4)}
+    B["sat"] = np.mean((tr["S"].astype(np.float64) - tt["S"][:s]) ** 2, axis=0)
+    return B
+
 # %% ../nbs/30_assimilation.ipynb #5a76e0cd
 class StateNetworks:
-    "One ConvLSTM per target with its RunConfig and Scalers: (rain, pet, temp, observed q_river) -> soil states."
-    def __init__(self, models: dict, configs: dict, scalers: dict, mask, river_cells):
+    "One ConvLSTM per target with its RunConfig, Scalers and validation error variance: (rain, pet, temp, observed q_river) -> soil states."
+    def __init__(self, models: dict, configs: dict, scalers: dict, mask, river_cells, err_var: dict | None = None):
         self.models, self.configs, self.scalers = models, configs, scalers
+        self.err_var = dict(err_var or {})   # target -> (y, x) mm2, the network's MSE on its validation year
         self.mask = np.asarray(mask, bool); self.river_cells = np.asarray(river_cells, bool) & self.mask
         self.window = max(c.window for c in configs.values()); self.lead = max(c.lead for c in configs.values())
 
@@ -369,6 +406,31 @@ def _split_nse(model, prep, split: str, batch_size: int) -> float:
     pr = predict(model, prep, split, batch_size=batch_size)
     return float(nse(pr["observed"], pr["predicted"]))
 
+def network_error_var(model, prep, split: str = "val", batch_size: int = 4) -> np.ndarray:
+    "The network's error variance R (y, x): per-cell mean squared error (bias included) of its non-negative states on `split`; NaN outside the basin."
+    from convda.evaluate import predict
+    pr = predict(model, prep, split, batch_size=batch_size)
+    p, o = (pr[k].transpose("time", "y", "x").values.astype(np.float64) for k in ("predicted", "observed"))
+    e2 = (np.maximum(p, 0.0) - o) ** 2
+    n = np.isfinite(e2).sum(0)
+    r = np.where(n > 0, np.nansum(e2, 0) / np.maximum(n, 1), np.nan)
+    r[~np.asarray(prep.mask, bool)] = np.nan
+    return r
+
+def _error_var(d: Path, model, prep_fn, batch_size: int, log) -> np.ndarray | None:
+    "The validation error variance saved in `d/error_var.nc`, computed and saved first if missing (None without training data)."
+    p = d / "error_var.nc"
+    if p.exists():
+        with xr.open_dataarray(p) as da: return da.values.astype(np.float64)
+    prep = prep_fn()
+    if prep is None:
+        log.warning(f"{d}: no error_var.nc and no training data to estimate it"); return None
+    r = network_error_var(model, prep, "val", batch_size)
+    da = xr.DataArray(r.astype(np.float32), dims=("y", "x"), name="error_var",
+                      attrs={"units": "mm2", "long_name": "network mean squared error on the validation years"})
+    tmp = d / "error_var.tmp.nc"; da.to_netcdf(tmp); tmp.replace(p)
+    return r
+
 def skilled_targets(skill: pd.DataFrame, min_val_nse: float | None) -> list:
     "The targets whose network reached `min_val_nse` on its validation year (all of them for None)."
     if min_val_nse is None: return list(skill["target"])
@@ -384,9 +446,10 @@ def train_networks(twin: Twin, out_dir, data_desc: str, verbose: int = 0, log=No
     log = log or get_logger("convda.assimilation")
     if obs not in ("grid", "gauges"): raise ConfigError(f"unknown observation kind {obs!r}", variable="obs", expected="'grid' or 'gauges'")
     gauges = gauge_cells(twin.static, twin.gauge_ids) & twin.mask
-    models, configs, scalers, rows = {}, {}, {}, []
+    models, configs, scalers, rows, errs = {}, {}, {}, [], {}
     for target in twin.cfg.targets:
         rc = net_config(twin.cfg, target, data_desc + (" [q_river at the gauges only]" if obs == "gauges" else ""))
+        prep = None
         d = Path(out_dir) / ("models" if obs == "grid" else "models_gauges") / target; d.mkdir(parents=True, exist_ok=True)
         t0 = time.perf_counter()
         if (d / "model.keras").exists() and (d / "scalers.json").exists() and _same_config(d / "config.json", rc):
@@ -399,7 +462,7 @@ def train_networks(twin: Twin, out_dir, data_desc: str, verbose: int = 0, log=No
             log.info(f"network {target}: reloaded from {d}")
         else:
             if twin.train_ds is None: raise DataError("no training data kept in the twin", variable="train_ds", expected="make_twin(keep_train=True)")
-            rc.to_json(d / "config.json")
+            rc.to_json(d / "config.json"); (d / "error_var.nc").unlink(missing_ok=True)   # R belongs to the network it measures
             prep = prepare(twin.train_ds if obs == "grid" else gauge_only(twin.train_ds, gauges), rc)
             model, hist = fit(prep, rc, d, verbose=verbose, log=log)
             pr = predict(model, prep, "test", batch_size=rc.batch_size)
@@ -411,9 +474,13 @@ def train_networks(twin: Twin, out_dir, data_desc: str, verbose: int = 0, log=No
             import shutil; shutil.rmtree(d / "backup", ignore_errors=True)
             log.info(f"network {target} ({obs}): trained in {m['seconds']:.0f} s, validation NSE {m['val_nse']:.3f}, test NSE {m['nse']:.3f}")
         models[target], configs[target], scalers[target] = model, rc, sc
-        rows.append(dict(target=target, obs=obs, **{k: m.get(k) for k in ("val_nse", "nse", "rmse", "epochs", "train_samples", "seconds")}))
+        prep_fn = lambda: prep if prep is not None else None if twin.train_ds is None else prepare(twin.train_ds if obs == "grid" else gauge_only(twin.train_ds, gauges), rc)
+        ev = _error_var(d, model, prep_fn, rc.batch_size, log)
+        if ev is not None: errs[target] = ev
+        val_rmse = float(np.sqrt(np.nanmean(ev[twin.mask]))) if ev is not None else None
+        rows.append(dict(target=target, obs=obs, **{k: m.get(k) for k in ("val_nse", "nse", "rmse", "epochs", "train_samples", "seconds")}, val_rmse=val_rmse))
     river = np.asarray(twin.static["river_mask"].values > 0) & twin.mask if obs == "grid" else gauges
-    return StateNetworks(models, configs, scalers, twin.mask, river), pd.DataFrame(rows)
+    return StateNetworks(models, configs, scalers, twin.mask, river, errs), pd.DataFrame(rows)
 
 # %% ../nbs/30_assimilation.ipynb #180a64f1
 def upstream_membership(static: xr.Dataset, gauge_ids) -> np.ndarray:
@@ -474,6 +541,24 @@ def enkf_analysis(X, HX, y, r_std, rng, inflation: float = 1.0, rho=None) -> np.
         X = X + np.outer(d, kx); HX = HX + np.outer(d, ky)
     return X
 
+# %% ../nbs/30_assimilation.ipynb #fe4e0b11
+def pseudo_obs_analysis(X, y, r, rng) -> np.ndarray:
+    "Stochastic EnKF update of X (N, p, n) by direct observations y (p, n) with error variances r (p, n), serial over p, local to each of the n cells; NaN y or r: no update."
+    X = np.array(X, np.float64); N = X.shape[0]
+    y, r = np.asarray(y, np.float64), np.asarray(r, np.float64)
+    for j in range(X.shape[1]):
+        ok = np.isfinite(y[j]) & np.isfinite(r[j]) & (r[j] >= 0)
+        if not ok.any(): continue
+        A = X - X.mean(0)
+        rj = np.where(ok, r[j], 0.0)
+        s = (A[:, j] ** 2).sum(0) / (N - 1) + rj
+        with np.errstate(invalid="ignore", divide="ignore"):
+            K = (A * A[:, j][:, None]).sum(0) / (N - 1) / s        # (p, n): the column of cell c only
+        K = np.where(ok & (s > 0), K, 0.0)
+        D = np.where(ok, y[j], 0.0) + rng.standard_normal((N, y.shape[1])) * np.sqrt(rj)
+        X = X + np.where(ok, D - X[:, j], 0.0)[:, None, :] * K[None]
+    return X
+
 # %% ../nbs/30_assimilation.ipynb #ee64266c
 def open_loop_precip(twin: Twin) -> np.ndarray:
     "The open loop's rain over the window: the true rain with the configured (biased) error."
@@ -512,10 +597,13 @@ def update_days(twin: Twin, k: int | None = None) -> np.ndarray:
     return twin.n_spin + np.arange(k - 1, len(twin.times) - twin.n_spin, k)
 
 def run_mlda(twin: Twin, nets: StateNetworks, obs: Observations, precip=None, k: int | None = None,
-             alpha: float | None = None, q=None, targets=None) -> dict:
-    "ML-DA: every k days the ConvLSTM states `targets` (default all; from rain, pet, temp and observed discharge `q`, default q_river) are inserted."
+             alpha: float | str | dict | None = None, q=None, targets=None) -> dict:
+    "ML-DA: every k days the ConvLSTM states `targets` (default all; from rain, pet, temp and observed discharge `q`, default q_river) update the model, by direct insertion (alpha = 1), a fixed alpha, gains per state, or alpha='oi'."
     precip = open_loop_precip(twin) if precip is None else precip
     alpha = twin.cfg.alpha if alpha is None else alpha
+    if isinstance(alpha, str):
+        if alpha != "oi": raise ConfigError(f"unknown gain {alpha!r}", variable="alpha", expected="a number, a dict of gains or 'oi'")
+        alpha = oi_gains(model_error_var(twin, precip), _network_r(nets, targets), twin.cfg.r_scale)
     days = update_days(twin, k)
     f = twin.forcing
     use = list(nets.targets if targets is None else targets)
@@ -525,6 +613,23 @@ def run_mlda(twin: Twin, nets: StateNetworks, obs: Observations, precip=None, k:
         i = at[t]
         return mlda_update(twin.model, st, {n: preds[n][i] for n in use}, alpha=alpha)
     return run_method(twin, precip, analyse, k)
+
+def _network_r(nets: StateNetworks, targets=None) -> dict:
+    "The validation error variance of the networks of `targets` (default all); a DataError if one is missing."
+    use = list(nets.targets if targets is None else targets)
+    missing = [t for t in use if t not in nets.err_var]
+    if missing: raise DataError(f"no validation error variance for {missing}", variable="error_var",
+                                expected="models/<target>/error_var.nc, written by train_networks")
+    return {t: nets.err_var[t] for t in use}
+
+def run_hybrid(twin: Twin, nets: StateNetworks, obs: Observations, precip=None, q=None, targets=None, **enkf_kw) -> dict:
+    "Hybrid EnKF: gauge discharge plus the networks' states (from rain and observed discharge `q`) as pseudo-observations with their validation error variance."
+    precip = open_loop_precip(twin) if precip is None else precip
+    days = update_days(twin, enkf_kw.get("k"))
+    r = {t: twin.cfg.r_scale * v for t, v in _network_r(nets, targets).items()}
+    f = twin.forcing
+    preds = nets.predict(precip, f["pet"], f["temp"], obs.q_river if q is None else q, days)
+    return run_enkf(twin, obs, precip, pseudo=dict(days=days, preds={t: preds[t] for t in r}, r=r), **enkf_kw)
 
 def member_precip(twin: Twin, precip, n: int, seed: int) -> np.ndarray:
     "Rain of n ensemble members (n, T, y, x): `precip` times an unbiased error of the configured sigma."
@@ -543,9 +648,20 @@ def _from_vector(model: sbm.SBM, st: sbm.SBMState, x) -> sbm.SBMState:
     U[:, m] = np.asarray(x[: 4 * n]).reshape(4, n); S[m] = x[4 * n:]
     return model.set_state(st, ustorelayerdepth=U, satwaterdepth=S)
 
+def _pseudo_obs(pseudo: dict, mask) -> dict:
+    "Window index -> (y, r), each (5, n basin cells) in state-vector order, from pseudo = dict(days, preds, r); NaN for states without a network."
+    out = {}
+    for i, d in enumerate(np.asarray(pseudo["days"])):
+        y = np.full((5, int(mask.sum())), np.nan); r = y.copy()
+        for t, p in pseudo["preds"].items():
+            j = ASSIM_TARGETS.index(t)
+            y[j] = np.asarray(p[i])[mask]; r[j] = np.asarray(pseudo["r"][t])[mask]
+        out[int(d)] = (y, r)
+    return out
+
 def run_enkf(twin: Twin, obs: Observations | None, precip=None, n_ens: int | None = None, k: int | None = None,
-             inflation: float | None = None, loc: str | None = None, seed: int | None = None) -> dict:
-    "Stochastic EnKF on gauge discharge (obs=None: the ensemble without updates); ensemble-mean trajectory + members' q_gauge."
+             inflation: float | None = None, loc: str | None = None, seed: int | None = None, pseudo: dict | None = None) -> dict:
+    "Stochastic EnKF on gauge discharge (obs=None: the ensemble without updates; `pseudo`: also state pseudo-observations); ensemble-mean trajectory + members' q_gauge."
     c = twin.cfg; model, s, f = twin.model, twin.n_spin, twin.forcing
     n_ens, k = n_ens or c.n_ens, k or c.k
     inflation = c.inflation if inflation is None else inflation
@@ -557,6 +673,7 @@ def run_enkf(twin: Twin, obs: Observations | None, precip=None, n_ens: int | Non
     st0 = branch_state(twin)
     members = [model.run(st0, P[i, :s], f["pet"][:s], f["temp"][:s], write=False)[0] for i in range(n_ens)]
     T = len(twin.times) - s; mask = model.mask
+    pseudo_at = {} if pseudo is None else _pseudo_obs(pseudo, mask)
     acc = {}
     qg = np.zeros((n_ens, T, len(twin.gauge_ids)), np.float32)
     if obs is None: k = T
@@ -570,19 +687,21 @@ def run_enkf(twin: Twin, obs: Observations | None, precip=None, n_ens: int | Non
                 acc[key][a:b] += v
         if obs is not None and b - a == k:
             y = obs.q_gauge[s + b - 1].astype(np.float64)
-            ok = np.isfinite(y)
-            if ok.any():
-                X = np.stack([_vector(mask, m_) for m_ in members])
-                r_std = c.obs_rel_noise * np.abs(y[ok]) + c.obs_floor
-                Xa = enkf_analysis(X, qg[:, b - 1][:, ok], y[ok], r_std, rng, inflation, None if rho is None else rho[:, ok])
+            ok = np.isfinite(y); ps = pseudo_at.get(s + b - 1)
+            if ok.any() or ps is not None:
+                Xa = np.stack([_vector(mask, m_) for m_ in members])
+                if ok.any():
+                    r_std = c.obs_rel_noise * np.abs(y[ok]) + c.obs_floor
+                    Xa = enkf_analysis(Xa, qg[:, b - 1][:, ok], y[ok], r_std, rng, inflation, None if rho is None else rho[:, ok])
+                if ps is not None: Xa = pseudo_obs_analysis(Xa.reshape(n_ens, 5, -1), ps[0], ps[1], rng).reshape(n_ens, -1)
                 members = [_from_vector(model, m_, xa) for m_, xa in zip(members, Xa)]
     traj = {key: (v / n_ens).astype(np.float32) for key, v in acc.items()}
     traj["q_members"] = qg
     return traj
 
 # %% ../nbs/30_assimilation.ipynb #d3900f18
-def score(name: str, traj: dict, twin: Twin, wall_s: float = float("nan")) -> dict:
-    "NSE/KGE at every gauge, state RMSE per layer and wall time of one method's test trajectory."
+def score(name: str, traj: dict, twin: Twin, wall_s: float = float("nan"), n_updates: int | None = None) -> dict:
+    "NSE/KGE at every gauge, state RMSE per layer, wall time and wall time per update day of one method's test trajectory."
     tt = truth_test(twin); row = dict(method=name)
     for j, g in enumerate(twin.gauge_ids):
         lab = "outlet" if g == 1 else f"g{int(g)}"
@@ -591,11 +710,27 @@ def score(name: str, traj: dict, twin: Twin, wall_s: float = float("nan")) -> di
     for l in range(4): row[f"rmse_uts{l}"] = rmse(tt["U"][:, l], traj["U"][:, l], twin.mask)
     row["rmse_sat"] = rmse(tt["S"], traj["S"], twin.mask)
     row["wall_s"] = float(wall_s)
+    row["s_per_update"] = float(wall_s) / (n_updates if n_updates else len(update_days(twin)))
     return row
+
+def daily_state_rmse(traj: dict, twin: Twin) -> np.ndarray:
+    "RMSE over the basin cells of each state (uts0..uts3, sat) on each test day, (T, 5) mm."
+    tt, m = truth_test(twin), twin.mask
+    d = [np.asarray(traj["U"][:, l], np.float64)[:, m] - tt["U"][:, l][:, m] for l in range(4)]
+    d.append(np.asarray(traj["S"], np.float64)[:, m] - tt["S"][:, m])
+    return np.stack([np.sqrt(np.mean(e ** 2, axis=1)) for e in d], axis=1)
+
+def median_scores(df: pd.DataFrame) -> pd.DataFrame:
+    "Median of every score over the seeds, one row per method (in first-seen order), with the number of seeds."
+    num = [c for c in df.columns if c not in ("method", "seed")]
+    g = df.groupby("method", sort=False)
+    out = g[num].median().reset_index()
+    out.insert(1, "n_seeds", g.size().values)
+    return out
 
 # %% ../nbs/30_assimilation.ipynb #6d647333
 COLORS = dict(truth="k", open_loop="tab:red", oracle="tab:gray", mlda="tab:blue", mlda_gauges="tab:purple", enkf="tab:green",
-              ens_ol="tab:orange")
+              ens_ol="tab:orange", mlda_oi="tab:cyan", mlda_gauges_oi="tab:pink", hybrid="tab:olive")
 
 def plot_hydrographs(twin: Twin, trajs: dict, obs: Observations | None = None, gauge: int = 1) -> Figure:
     "Discharge at `gauge` (default the outlet) and the basin-mean saturated store over the test period, per method."
@@ -616,6 +751,18 @@ def plot_hydrographs(twin: Twin, trajs: dict, obs: Observations | None = None, g
     fig.tight_layout()
     return fig
 
+def plot_state_rmse(twin: Twin, trajs: dict) -> Figure:
+    "State RMSE over the basin cells on each test day: one panel per state (uts0..uts3, sat), one line per method."
+    fig = Figure(figsize=(11, 10)); axes = fig.subplots(5, 1, sharex=True)
+    t = twin.times[twin.test]
+    for name, tr in trajs.items():
+        e = daily_state_rmse(tr, twin)
+        for j, ax in enumerate(axes): ax.plot(t, e[:, j], color=COLORS.get(name), lw=1.0 if name == "oracle" else 1.3, label=name)
+    for j, ax in enumerate(axes): ax.set_ylabel(f"{ASSIM_TARGETS[j]} RMSE (mm)")
+    axes[0].legend(ncol=5, fontsize=8); axes[0].set_title("state error against the truth, basin cells")
+    fig.tight_layout()
+    return fig
+
 # %% ../nbs/30_assimilation.ipynb #8d301bd1
 def _series(twin: Twin, trajs: dict, obs: Observations) -> xr.Dataset:
     "Test-period gauge discharge and basin-mean states of the truth, the observations and every method."
@@ -627,7 +774,8 @@ def _series(twin: Twin, trajs: dict, obs: Observations) -> xr.Dataset:
         v[f"q_{name}"] = (("time", "gauge"), np.asarray(tr["q_gauge"], np.float32))
         v[f"sat_{name}"] = (("time",), np.nanmean(tr["S"][:, m], 1))
         v[f"uts_{name}"] = (("time", "layer"), np.nanmean(tr["U"][:, :, m], 2))
-    ds = xr.Dataset(v, coords=coords)
+        v[f"rmse_{name}"] = (("time", "state"), daily_state_rmse(tr, twin).astype(np.float32))
+    ds = xr.Dataset(v, coords={**coords, "state": list(ASSIM_TARGETS)})
     for k in ds.data_vars: ds[k].attrs["units"] = "m3 s-1" if k.startswith("q_") else "mm"
     return ds
 
@@ -635,12 +783,32 @@ def format_scores(df: pd.DataFrame) -> str:
     "The scores table as fixed-width text."
     return df.to_string(index=False, float_format=lambda v: f"{v:.3f}")
 
+def _need_networks(cfg: AssimConfig) -> dict:
+    "Which network sets (grid, gauges) the methods of `cfg` need."
+    m = set(cfg.methods)
+    return dict(grid=bool({"mlda", "mlda_oi"} & m) or ("hybrid" in m and cfg.hybrid_net == "grid"),
+                gauges=bool({"mlda_gauges", "mlda_gauges_oi"} & m) or ("hybrid" in m and cfg.hybrid_net == "gauges"))
+
+def _run_one(name: str, tw: Twin, nets: dict, use: dict, obs: Observations, P) -> dict:
+    "The test trajectory of method `name` on twin `tw` (its cfg carries the seed)."
+    qg = gauge_field(tw.static, tw.gauge_ids, obs.q_gauge)
+    if name == "open_loop": return run_open_loop(tw, P)
+    if name == "oracle": return run_oracle(tw, P)
+    if name == "mlda": return run_mlda(tw, nets["grid"], obs, P, targets=use["grid"])
+    if name == "mlda_gauges": return run_mlda(tw, nets["gauges"], obs, P, q=qg, targets=use["gauges"])
+    if name == "mlda_oi": return run_mlda(tw, nets["grid"], obs, P, alpha="oi")
+    if name == "mlda_gauges_oi": return run_mlda(tw, nets["gauges"], obs, P, q=qg, alpha="oi")
+    if name == "enkf": return run_enkf(tw, obs, P)
+    if name == "hybrid": return run_hybrid(tw, nets[tw.cfg.hybrid_net], obs, P, q=qg if tw.cfg.hybrid_net == "gauges" else None)
+    return run_enkf(tw, None, P)
+
 def run_assimilation(profile="quick", out=None, data=None, k: int | None = None, n_ens: int = 32, seed: int = 0,
-                     methods=None, verbose: int = 0, **overrides) -> pd.DataFrame:
-    "Run the twin experiment (truth, observations, open loop, oracle, ML-DA, EnKF) and write the experiment folder; the scores."
+                     methods=None, verbose: int = 0, n_seeds: int | None = None, **overrides) -> pd.DataFrame:
+    "Run the twin experiment (truth, networks, then every method for each seed) and write the experiment folder; the scores, one row per method and seed."
     kw = dict(overrides, n_ens=n_ens, seed=seed)
     if k is not None: kw["k"] = k
     if methods is not None: kw["methods"] = tuple(methods)
+    if n_seeds is not None: kw["n_seeds"] = n_seeds
     cfg = assim_config(profile, **kw)
     out = Path(out) if out else Path("runs") / f"assimilation_{cfg.profile}"
     (out / "figures").mkdir(parents=True, exist_ok=True)
@@ -648,39 +816,38 @@ def run_assimilation(profile="quick", out=None, data=None, k: int | None = None,
     try:
         cfg.to_json(out / "spec.json")
         t0 = time.perf_counter()
-        twin = make_twin(cfg, data, keep_train=bool({"mlda", "mlda_gauges"} & set(cfg.methods)), log=log)
+        need = _need_networks(cfg)
+        twin = make_twin(cfg, data, keep_train=any(need.values()), log=log)
         data_desc = str(Path(data).resolve()) if data else f"embedded {cfg.ny}x{cfg.nx} catchment_seed={cfg.catchment_seed} test_end={cfg.test_end}"
-        obs = make_observations(twin)
-        log.info(f"truth and observations ready ({time.perf_counter() - t0:.0f} s)")
+        log.info(f"truth ready ({time.perf_counter() - t0:.0f} s)")
         nets, skills, use = {}, [], {}
-        for kind, method in (("grid", "mlda"), ("gauges", "mlda_gauges")):
-            if method in cfg.methods:
-                nets[method], sk = train_networks(twin, out, data_desc, verbose=verbose, log=log, obs=kind); skills.append(sk)
-                use[method] = skilled_targets(sk, cfg.min_val_nse)
-                log.info(f"{method} updates {use[method] or 'no state'}" + ("" if cfg.min_val_nse is None else
-                         f" (validation NSE >= {cfg.min_val_nse:g}; left out: {sorted(set(sk.target) - set(use[method])) or 'none'})"))
+        for kind in ("grid", "gauges"):
+            if need[kind]:
+                nets[kind], sk = train_networks(twin, out, data_desc, verbose=verbose, log=log, obs=kind); skills.append(sk)
+                use[kind] = skilled_targets(sk, cfg.min_val_nse)
+                log.info(f"{kind} networks: direct insertion updates {use[kind] or 'no state'}" + ("" if cfg.min_val_nse is None else
+                         f" (validation NSE >= {cfg.min_val_nse:g}; left out: {sorted(set(sk.target) - set(use[kind])) or 'none'})"))
         if skills: pd.concat(skills).to_csv(out / "networks.csv", index=False)
         twin.train_ds = None
-        P = open_loop_precip(twin)
-        rows, trajs = [], {}
-        for name in cfg.methods:
-            t1 = time.perf_counter()
-            if name == "open_loop": tr = run_open_loop(twin, P)
-            elif name == "oracle": tr = run_oracle(twin, P)
-            elif name == "mlda": tr = run_mlda(twin, nets["mlda"], obs, P, targets=use["mlda"])
-            elif name == "mlda_gauges":
-                tr = run_mlda(twin, nets["mlda_gauges"], obs, P, q=gauge_field(twin.static, twin.gauge_ids, obs.q_gauge), targets=use["mlda_gauges"])
-            elif name == "enkf": tr = run_enkf(twin, obs, P)
-            else: tr = run_enkf(twin, None, P)
-            dt = time.perf_counter() - t1
-            trajs[name] = tr; rows.append(score(name, tr, twin, dt))
-            log.info(f"{name}: {dt:.1f} s, outlet NSE {rows[-1]['nse_outlet']:.3f}, sat RMSE {rows[-1]['rmse_sat']:.2f} mm")
-        df = pd.DataFrame(rows)
-        tmp = out / "scores.tmp.csv"; df.to_csv(tmp, index=False); tmp.replace(out / "scores.csv")
-        _series(twin, trajs, obs).to_netcdf(out / "series.nc")
-        fig = plot_hydrographs(twin, {k_: v for k_, v in trajs.items() if k_ != "ens_ol"}, obs)
-        fig.savefig(out / "figures" / "hydrograph_outlet.png", dpi=110)
-        log.info(f"scores ({time.perf_counter() - t0:.0f} s in all):\n" + format_scores(df))
+        rows = []
+        for s in range(cfg.seed, cfg.seed + cfg.n_seeds):
+            tw = dataclasses.replace(twin, cfg=dataclasses.replace(cfg, seed=s))
+            obs, P, n_up = make_observations(tw), open_loop_precip(tw), len(update_days(tw))
+            trajs = {}
+            for name in cfg.methods:
+                t1 = time.perf_counter()
+                trajs[name] = _run_one(name, tw, nets, use, obs, P)
+                dt = time.perf_counter() - t1
+                r = score(name, trajs[name], tw, dt, n_up); rows.append({"method": r.pop("method"), "seed": s, **r})
+                log.info(f"seed {s} {name}: {dt:.1f} s ({dt / n_up:.3f} s per update), outlet NSE {r['nse_outlet']:.3f}, sat RMSE {r['rmse_sat']:.2f} mm")
+            df = pd.DataFrame(rows)
+            tmp = out / "scores.tmp.csv"; df.to_csv(tmp, index=False); tmp.replace(out / "scores.csv")
+            median_scores(df).to_csv(out / "scores_median.csv", index=False)
+            if s == cfg.seed:                                   # series and figures of the first seed
+                _series(tw, trajs, obs).to_netcdf(out / "series.nc")
+                plot_hydrographs(tw, {k_: v for k_, v in trajs.items() if k_ != "ens_ol"}, obs).savefig(out / "figures" / "hydrograph_outlet.png", dpi=110)
+                plot_state_rmse(tw, {k_: v for k_, v in trajs.items() if k_ != "ens_ol"}).savefig(out / "figures" / "state_rmse.png", dpi=110)
+        log.info(f"scores, median over {cfg.n_seeds} seed(s) ({time.perf_counter() - t0:.0f} s in all):\n" + format_scores(median_scores(df)))
     except Exception as err:
         log.error(f"{type(err).__name__}: {err}"); raise
     finally:

@@ -70,7 +70,12 @@ def _parser() -> argparse.ArgumentParser:
     a.add_argument("--out", help="experiment folder (default runs/assimilation_PROFILE)")
     a.add_argument("--k", type=int, help="update the states every k days")
     a.add_argument("--n-ens", type=int, default=32, help="EnKF ensemble size")
-    a.add_argument("--seed", type=int, default=0)
+    a.add_argument("--seed", type=int, default=0, help="first experiment seed (rain errors, observation noise, ensemble)")
+    a.add_argument("--n-seeds", type=int, help="experiment seeds seed, seed+1, ...; scores are medians over them (default: the profile's)")
+    a.add_argument("--methods", nargs="+", help="methods to run (default all: open_loop oracle mlda mlda_gauges mlda_oi mlda_gauges_oi enkf hybrid ens_ol)")
+    a.add_argument("--alpha", type=float, help="gain of the direct-insertion ML-DA methods (1 = direct insertion)")
+    a.add_argument("--r-scale", type=float, help="network error variance = r_scale x its validation MSE (OI and hybrid)")
+    a.add_argument("--hybrid-net", choices=["gauges", "grid"], help="networks whose states the hybrid EnKF assimilates")
     d = sub.add_parser("dashboard", help="serve the Panel dashboard of run and experiment folders")
     d.add_argument("run_dirs", nargs="+", help="run folders, experiment folders or a parent such as runs/")
     d.add_argument("--port", type=int, default=5006); d.add_argument("--address", default="127.0.0.1")
@@ -117,8 +122,11 @@ def main(argv=None) -> int:
                                  settings=args.settings, nse_threshold=args.nse_threshold, n_jobs=args.n_jobs)
             print(df.to_string(index=False))
         elif args.command == "assimilate":
-            from convda.assimilation import run_assimilation, format_scores
-            print(format_scores(run_assimilation(args.profile, out=args.out, data=args.data, k=args.k, n_ens=args.n_ens, seed=args.seed)))
+            from convda.assimilation import run_assimilation, format_scores, median_scores
+            extra = {k: v for k, v in (("alpha", args.alpha), ("r_scale", args.r_scale), ("hybrid_net", args.hybrid_net)) if v is not None}
+            df = run_assimilation(args.profile, out=args.out, data=args.data, k=args.k, n_ens=args.n_ens, seed=args.seed,
+                                  n_seeds=args.n_seeds, methods=args.methods, **extra)
+            print(format_scores(median_scores(df)))
         elif args.command == "dashboard":
             from convda.dashboard import folder_summary, serve
             print(folder_summary(args.run_dirs))  # refuses a path that does not exist
