@@ -12,13 +12,15 @@ import xarray as xr
 from matplotlib.figure import Figure
 from matplotlib.colors import TwoSlopeNorm
 from .core import ConvdaError, ConfigError, DataError, RunConfig, TRANSECT_ROWS
-from .metrics import metrics_dict, nse, rmse, season_of, saturation_metrics
+from .metrics import (metrics_dict, nse, nse_map, rmse, season_of, saturation_metrics, eq6_ambiguity,
+                            skill_score, best_reference)
 
 # %% auto #0
-__all__ = ['PAPER_DATES', 'RUN_FILES', 'preds_dataset', 'synthetic_preds', 'predict', 'eq6_fields', 'transect_rows',
-           'transect_series', 'plot_transects', 'default_dates', 'plot_delta_maps', 'plot_learning_curve',
-           'plot_target_distribution', 'compare_runs', 'evaluation_metrics', 'write_evaluation', 'print_metrics_table',
-           'check_run_dir', 'evaluate_run', 'check_scalers']
+__all__ = ['BASELINE_PREFIX', 'PAPER_DATES', 'RUN_FILES', 'preds_dataset', 'with_baselines', 'baseline_names', 'synthetic_preds',
+           'predict', 'add_baselines', 'eq6_fields', 'transect_rows', 'transect_series', 'plot_transects',
+           'default_dates', 'plot_delta_maps', 'plot_learning_curve', 'plot_target_distribution', 'compare_runs',
+           'evaluation_metrics', 'plot_nse_cell_maps', 'write_evaluation', 'print_metrics_table', 'check_run_dir',
+           'evaluate_run', 'check_scalers']
 
 # %% ../nbs/14_evaluate.ipynb #a2d866b7
 def preds_dataset(observed, predicted, times, y, x, mask, target: str = "uts0", units: str = "mm",
@@ -52,9 +54,30 @@ def preds_dataset(observed, predicted, times, y, x, mask, target: str = "uts0", 
         ds["predicted_eq6"] = (dims, p6, {"units": units, "long_name": f"ConvLSTM {target} before Eq. 6 is undone (saturated = capacity)"})
     return ds
 
+BASELINE_PREFIX = "baseline_"   # predictions.nc holds baseline_cell_mean, baseline_doy_mean, baseline_linear
+
+def with_baselines(preds: xr.Dataset, fields: dict, **attrs) -> xr.Dataset:
+    "A copy of `preds` with each (time, y, x) field of `fields` (name -> array) as variable `baseline_<name>` (NaN outside the mask), and `attrs`."
+    out = preds.copy(); mask = preds.mask.values
+    for name, a in fields.items():
+        a = np.asarray(a, np.float32)
+        if a.shape != preds.observed.shape:
+            raise DataError(f"the {name} baseline does not fit the observations", variable=BASELINE_PREFIX + name,
+                            expected=f"{preds.observed.shape}, got {a.shape}")
+        out[BASELINE_PREFIX + name] = (("time", "y", "x"), np.where(mask, a, np.float32(np.nan)).astype(np.float32),
+                                       {"units": preds.attrs.get("units", ""), "long_name": f"{name} baseline of {preds.attrs.get('target', '')}"})
+    out.attrs.update(attrs)
+    return out
+
+def baseline_names(preds: xr.Dataset) -> list:
+    "The baselines held by a predictions dataset, in `convda.baselines.BASELINES` order first."
+    from convda.baselines import BASELINES
+    have = [str(v)[len(BASELINE_PREFIX):] for v in preds.data_vars if str(v).startswith(BASELINE_PREFIX)]
+    return [b for b in BASELINES if b in have] + sorted(b for b in have if b not in BASELINES)
+
 def synthetic_preds(ny: int = 46, nx: int = 43, start: str = "2019-01-01", days: int = 365, seed: int = 0,
-                    target: str = "uts0") -> xr.Dataset:
-    "A small fake evaluation dataset (seasonal field, damped noisy prediction) for tests and examples."
+                    target: str = "uts0", baselines: bool = True) -> xr.Dataset:
+    "A small fake evaluation dataset (seasonal field, damped noisy prediction, and three fake baselines) for tests and examples."
     rng = np.random.default_rng(seed)
     times = pd.date_range(start, periods=days, freq="D")
     yy, xx = np.mgrid[0:ny, 0:nx]
@@ -63,8 +86,13 @@ def synthetic_preds(ny: int = 46, nx: int = 43, start: str = "2019-01-01", days:
     season = 1 + 0.8 * np.cos(2 * np.pi * (times.day_of_year.values - 30) / 365.25)
     obs = rng.gamma(2.0, 0.5, (days, ny, nx)) * wet * season[:, None, None]
     pred = 0.7 * obs + 0.3 * obs.mean() + rng.normal(0, 1.0, obs.shape)
-    return preds_dataset(obs, np.clip(pred, 0, None), times, 500.0 + 1000 * np.arange(ny)[::-1],
-                         500.0 + 1000 * np.arange(nx), mask, target=target, units="mm", split="test")
+    ds = preds_dataset(obs, np.clip(pred, 0, None), times, 500.0 + 1000 * np.arange(ny)[::-1],
+                       500.0 + 1000 * np.arange(nx), mask, target=target, units="mm", split="test")
+    if not baselines: return ds
+    expected = (wet * season[:, None, None]).astype(np.float32)          # the field's expectation: what a good baseline knows
+    fake = {"cell_mean": np.broadcast_to(obs.mean(0), obs.shape), "doy_mean": expected,
+            "linear": 0.3 * obs + 0.7 * expected + rng.normal(0, 1.0, obs.shape)}
+    return with_baselines(ds, fake, mase_scale=float(np.mean(np.abs(np.diff(obs, axis=0))[:, mask])))
 
 # %% ../nbs/14_evaluate.ipynb #35b89408
 def predict(model, prep, split: str = "test", batch_size: int = 4) -> xr.Dataset:
@@ -85,13 +113,23 @@ def predict(model, prep, split: str = "test", batch_size: int = 4) -> xr.Dataset
                          prep.mask, target=cfg.target, units=prep.target_units, split=split, **eq6_fields(prep, y_model),
                          window=int(cfg.window), lead=int(cfg.lead), scale_target=int(bool(cfg.scale_target)))
 
+def add_baselines(preds: xr.Dataset, prep) -> xr.Dataset:
+    "`preds` with the three `convda.baselines` of `prep` (fitted on its training days) on the same days, and the in-sample MASE scale."
+    from convda.baselines import baseline_predictions, mase_scale
+    days = pd.DatetimeIndex(prep.times).get_indexer(pd.DatetimeIndex(preds.time.values))
+    if (days < 0).any():
+        raise DataError("the predictions hold days that are not in the prepared data", variable="time",
+                        expected=f"days from {prep.times[0].date()} to {prep.times[-1].date()}")
+    return with_baselines(preds, baseline_predictions(prep, days), mase_scale=float(mase_scale(prep)))
+
 def eq6_fields(prep, y_model) -> dict:
     "`preds_dataset`'s Eq. 6 extras for model-space predictions: the capacity and the prediction in physical units before Eq. 6 is undone; {} without Eq. 6."
     if prep.capacity is None: return {}
     y = np.asarray(y_model, np.float32)
     if y.ndim == 4 and y.shape[-1] == 1: y = y[..., 0]
     if prep.cfg.scale_target: y = prep.scalers.inverse(prep.cfg.target, y)
-    return {"capacity": np.asarray(prep.capacity, np.float32), "predicted_eq6": np.asarray(y, np.float32)}
+    return {"capacity": np.asarray(prep.capacity, np.float32), "predicted_eq6": np.asarray(y, np.float32),
+            "eq6_tolerance": float(prep.cfg.eq6_tolerance)}
 
 # %% ../nbs/14_evaluate.ipynb #36f8756f
 def transect_rows(ny: int, rows=TRANSECT_ROWS) -> tuple:
@@ -271,23 +309,62 @@ def _atomic(path: Path, write) -> Path:
     write(tmp); os.replace(tmp, path)
     return path
 
+def _scores(preds: xr.Dataset, sim) -> dict:
+    "metrics_dict of `sim` against the observations of `preds` (MASE with the in-sample scale when `preds` has one); saturation scores for a uts target with Eq. 6."
+    mask, scale = preds.mask.values, preds.attrs.get("mase_scale")
+    m = metrics_dict(preds.observed, sim, mask, mase_scale=None if scale is None else float(scale))
+    if "capacity" in preds:
+        m.update(saturation_metrics(preds.observed, sim, mask))
+    return m
+
 def evaluation_metrics(preds: xr.Dataset) -> dict:
-    "The metrics.json content for a predictions dataset (metrics plus target, units, period, map dates)."
+    "The metrics.json content for a predictions dataset: the network's metrics, each baseline's under `baselines`, skill vs the best baseline, period and map dates."
     t = pd.DatetimeIndex(preds.time.values)
-    m = metrics_dict(preds.observed, preds.predicted, preds.mask.values)
+    mask = preds.mask.values
+    m = _scores(preds, preds.predicted)
     if "capacity" in preds:                                   # a uts target with Eq. 6: saturated vs unsaturated skill (13_metrics)
-        m.update(saturation_metrics(preds.observed, preds.predicted, preds.mask.values,
+        m.update(saturation_metrics(preds.observed, preds.predicted, mask,
                                     sim_eq6=preds.predicted_eq6, capacity=preds.capacity.values))
+        tol = float(preds.attrs.get("eq6_tolerance", RunConfig().eq6_tolerance))
+        m["eq6_ambiguity"] = eq6_ambiguity(preds.observed, preds.capacity.values, tol, mask)
+        m["eq6_tolerance"] = tol
+    base = {b: _scores(preds, preds[BASELINE_PREFIX + b]) for b in baseline_names(preds)}
+    if base:
+        best = best_reference({b: v["mse"] for b, v in base.items()})
+        ref = base[best]["mse"] if best else float("nan")
+        for v in base.values(): v["skill_vs_best_baseline"] = skill_score(v["mse"], ref)
+        m.update(skill_vs_best_baseline=skill_score(m["mse"], ref), best_baseline=best, baselines=base)
     dates = default_dates(t)
     m.update(target=preds.attrs.get("target"), units=preds.attrs.get("units"), split=preds.attrs.get("split", "test"),
              start=str(t[0].date()), end=str(t[-1].date()), n_days=int(len(t)),
              date_winter=str(dates["winter"].date()), date_summer=str(dates["summer"].date()))
     return _json_safe(m)
 
-def write_evaluation(run_dir, preds: xr.Dataset, history=None) -> dict:
-    "Write predictions.nc, metrics.json and figures/*.png of `preds` into `run_dir`; return the metrics."
+def plot_nse_cell_maps(preds: xr.Dataset, baseline: str | None = None) -> Figure:
+    "Per-cell NSE maps of the network and of `baseline` (default: the one with the lowest MSE) side by side."
+    names = baseline_names(preds)
+    if baseline is None and names:
+        baseline = best_reference({b: float(np.nanmean((preds[BASELINE_PREFIX + b] - preds.observed).values ** 2)) for b in names})
+    panels = [("ConvLSTM", preds.predicted)] + ([(f"baseline: {baseline}", preds[BASELINE_PREFIX + baseline])] if baseline else [])
+    flip = preds.y.values[0] < preds.y.values[-1]
+    fig = Figure(figsize=(5 * len(panels) + 1, 4), layout="constrained")
+    axes = np.atleast_1d(fig.subplots(1, len(panels), sharex=True, sharey=True))
+    for ax, (title, sim) in zip(axes, panels):
+        cells = nse_map(preds.observed, sim, preds.mask.values).values
+        im = ax.imshow(cells[::-1] if flip else cells, extent=_extent_km(preds), origin="upper", cmap="RdBu",
+                       vmin=-1, vmax=1, interpolation="nearest")
+        ax.set_title(f"{title}: median {np.nanmedian(cells):.3f}" if np.isfinite(cells).any() else title, fontsize=9)
+        ax.set_xlabel("x (km)", fontsize=8); ax.tick_params(labelsize=7)
+    axes[0].set_ylabel("y (km)", fontsize=8)
+    fig.colorbar(im, ax=axes.tolist(), shrink=0.85, label="per-cell NSE (clipped to [-1, 1])")
+    fig.suptitle(f"per-cell NSE of {preds.attrs.get('target', '')}, {preds.attrs.get('split', 'test')} period")
+    return fig
+
+def write_evaluation(run_dir, preds: xr.Dataset, history=None, prep=None) -> dict:
+    "Write predictions.nc, metrics.json and figures/*.png of `preds` (with the baselines of `prep` when given) into `run_dir`; return the metrics."
     run_dir = Path(run_dir); fig_dir = run_dir / "figures"
     fig_dir.mkdir(parents=True, exist_ok=True)
+    if prep is not None and not baseline_names(preds): preds = add_baselines(preds, prep)
     _atomic(run_dir / "predictions.nc", lambda p: preds.to_netcdf(p, engine="netcdf4"))
     metrics = evaluation_metrics(preds)
     _atomic(run_dir / "metrics.json", lambda p: p.write_text(json.dumps(metrics, indent=2) + "\n"))
@@ -295,7 +372,8 @@ def write_evaluation(run_dir, preds: xr.Dataset, history=None) -> dict:
     figs = {"fig6_transects.png": plot_transects(preds, rows),
             "fig7_maps_winter.png": plot_delta_maps(preds, metrics["date_winter"]),
             "fig11_maps_summer.png": plot_delta_maps(preds, metrics["date_summer"]),
-            "figA2_target_distribution.png": plot_target_distribution(preds)}
+            "figA2_target_distribution.png": plot_target_distribution(preds),
+            "nse_cell_map.png": plot_nse_cell_maps(preds, metrics.get("best_baseline"))}
     if history is not None: figs["figA1_learning_curve.png"] = plot_learning_curve(history)
     for name, fig in figs.items():
         _atomic(fig_dir / name, lambda p: fig.savefig(p, dpi=100, format="png"))
@@ -305,20 +383,41 @@ def write_evaluation(run_dir, preds: xr.Dataset, history=None) -> dict:
 _TABLE_ORDER = ("nse", "rmse", "mse", "kge", "mase", "mae", "nse_basin_total", "nse_cell_median",
                 "nse_winter", "nse_summer", "rmse_winter", "rmse_summer")
 
+_SIDE_BY_SIDE = (("nse", "NSE (pooled)"), ("nse_cell_median", "NSE per cell, median"), ("rmse", "RMSE"),
+                 ("kge", "KGE"), ("mase", "MASE"), ("nse_basin_total", "NSE basin total"),
+                 ("skill_vs_best_baseline", "skill vs best baseline"))
+
+def _fmt(v) -> str:
+    "A metric value for the table: n/a for missing or non-finite values."
+    if v is None or (isinstance(v, float) and not np.isfinite(v)): return "n/a"
+    if isinstance(v, (int, np.integer)): return f"{v:d}"
+    if abs(v) < 1e-12: v = 0.0                                   # rounding noise of an exact 0
+    return f"{v:.4g}" if abs(v) >= 1e4 or abs(v) < 1e-3 and v != 0 else f"{v:.4f}"
+
 def print_metrics_table(metrics: dict) -> str:
-    "The metrics of a run as an aligned text table (headline metrics first); returns the string."
+    "The metrics of a run as an aligned text table: the network and its baselines side by side, then the network's other metrics; returns the string."
     head = [f"{metrics.get('target', '?')} ({metrics.get('units', '?')}), {metrics.get('split', 'test')} period "
             f"{metrics.get('start', '?')} .. {metrics.get('end', '?')}, {metrics.get('n_days', '?')} days"]
-    keys = [k for k in _TABLE_ORDER if k in metrics]
-    keys += [k for k, v in metrics.items() if k not in keys and isinstance(v, (int, float)) and not isinstance(v, bool)
-             and k not in ("n_days",)]
+    base = metrics.get("baselines") or {}
+    lines, shown = [], set()
+    if base:
+        cols = ["network"] + list(base)
+        rows = [(k, label) for k, label in _SIDE_BY_SIDE]
+        w = max(len(label) for _, label in rows)
+        cw = max(10, *(len(c) for c in cols))
+        lines.append(f"  {'':<{w}}" + "".join(f"  {c:>{cw}}" for c in cols))
+        for k, label in rows:
+            vals = [metrics.get(k)] + [base[b].get(k) for b in base]
+            lines.append(f"  {label:<{w}}" + "".join(f"  {_fmt(v):>{cw}}" for v in vals))
+        lines.append(f"  best baseline: {metrics.get('best_baseline') or 'n/a'}; per-cell NSE p10..p90 "
+                     f"{_fmt(metrics.get('nse_cell_p10'))} .. {_fmt(metrics.get('nse_cell_p90'))}")
+        shown = {k for k, _ in rows}
+    keys = [k for k in _TABLE_ORDER if k in metrics and k not in shown]
+    keys += [k for k, v in metrics.items() if k not in keys and k not in shown and isinstance(v, (int, float))
+             and not isinstance(v, bool) and k not in ("n_days",)]
     w = max(len(k) for k in keys) if keys else 0
-    def fmt(v):
-        if v is None or (isinstance(v, float) and not np.isfinite(v)): return "n/a"
-        if isinstance(v, (int, np.integer)): return f"{v:d}"
-        return f"{v:.4g}" if abs(v) >= 1e4 or abs(v) < 1e-3 and v != 0 else f"{v:.4f}"
-    lines = head + [f"  {k:<{w}}  {fmt(metrics[k]):>10}" for k in keys]
-    return "\n".join(lines)
+    lines += [f"  {k:<{w}}  {_fmt(metrics[k]):>10}" for k in keys]
+    return "\n".join(head + lines)
 
 # %% ../nbs/14_evaluate.ipynb #636f9828
 RUN_FILES = ("config.json", "model.keras")
@@ -360,7 +459,7 @@ def evaluate_run(run_dir, data=None, split: str = "test", batch_size: int | None
     else:
         preds = predict(model, prep, split=split, batch_size=batch_size or cfg.batch_size)
     hist = run_dir / "history.csv"
-    return write_evaluation(run_dir, preds, history=hist if hist.exists() else None)
+    return write_evaluation(run_dir, preds, history=hist if hist.exists() else None, prep=prep)
 
 def check_scalers(scalers, path, rtol: float = 1e-3) -> None:
     "DataError if `scalers` (fitted now) differ from the saved ones at `path`: the data changed since training."

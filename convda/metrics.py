@@ -11,7 +11,8 @@ from .core import DataError
 
 # %% auto #0
 __all__ = ['WINTER_MONTHS', 'mse', 'rmse', 'nse', 'kge', 'naive_mae', 'mase', 'nse_map', 'basin_total', 'basin_total_nse',
-           'season_of', 'seasonal_metrics', 'metrics_dict', 'saturation_metrics']
+           'season_of', 'seasonal_metrics', 'metrics_dict', 'skill_score', 'best_reference', 'saturation_metrics',
+           'eq6_ambiguity']
 
 # %% ../nbs/13_metrics.ipynb #64c3b986
 def _values(a) -> np.ndarray:
@@ -19,8 +20,25 @@ def _values(a) -> np.ndarray:
     if isinstance(a, xr.DataArray): a = a.values
     return np.asarray(a, dtype=np.float64)
 
+def _align(obs, sim, mask=None):
+    "`sim` and `mask` transposed to `obs`'s dimension order when they are DataArrays; a DataError when their dims differ."
+    if not isinstance(obs, xr.DataArray): return sim, mask
+    if isinstance(sim, xr.DataArray) and sim.dims != obs.dims:
+        if set(sim.dims) != set(obs.dims):
+            raise DataError("observed and simulated arrays have different dimensions", variable=str(sim.name or "sim"),
+                            expected=f"the dims of obs {obs.dims}, got {sim.dims}")
+        sim = sim.transpose(*obs.dims)
+    if isinstance(mask, xr.DataArray):
+        tail = tuple(d for d in obs.dims if d in mask.dims)
+        if set(mask.dims) != set(tail) or tail != obs.dims[obs.ndim - len(tail):]:
+            raise DataError("mask dimensions are not trailing dimensions of the data", variable="mask",
+                            expected=f"dims among the trailing dims of {obs.dims}, got {mask.dims}")
+        mask = mask.transpose(*tail)
+    return sim, mask
+
 def _valid(obs, sim, mask=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    "Observed and simulated float arrays plus the boolean array of pairs that count."
+    "Observed and simulated float arrays plus the boolean array of pairs that count (DataArrays aligned by dim name)."
+    sim, mask = _align(obs, sim, mask)
     o, s = _values(obs), _values(sim)
     if o.shape != s.shape:
         raise DataError("observed and simulated arrays differ in shape", expected=f"both {o.shape}, got sim {s.shape}")
@@ -105,8 +123,8 @@ def naive_mae(obs, mask=None) -> float:
 
     .. math:: \frac{1}{M}\sum_i \sum_{t \ge 2} |o_{t,i} - o_{t-1,i}|
 
-    Differences are taken along the first axis (time) per cell; pairs with a NaN or outside `mask`
-    are skipped. The scale of `mase`.
+    Differences are taken along the first axis (time) per cell, which must hold consecutive days;
+    pairs with a NaN or outside `mask` are skipped. On the training period: the scale of `mase`.
     """
     o = _values(obs)
     d = o[1:] - o[:-1]
@@ -114,12 +132,13 @@ def naive_mae(obs, mask=None) -> float:
     return float(np.mean(np.abs(d[ok]))) if ok.any() else float("nan")
 
 def mase(obs, sim, mask=None, scale: float | None = None) -> float:
-    r"""Mean absolute scaled error: pooled MAE divided by the MAE of the persistence forecast.
+    r"""Mean absolute scaled error: pooled MAE divided by the in-sample MAE of the persistence forecast.
 
     .. math:: MASE = \frac{\frac{1}{N}\sum_{t,i} |s_{t,i} - o_{t,i}|}{\frac{1}{M}\sum_i\sum_{t\ge 2} |o_{t,i} - o_{t-1,i}|}
 
-    The denominator is `naive_mae(obs, mask)` (per cell along time, then pooled), computed on the
-    evaluated series unless `scale` is given. MASE < 1: better than persistence; 1: as good.
+    `scale` is the denominator: `naive_mae` of the training period (consecutive days, basin cells).
+    Without it, `naive_mae(obs, mask)` of the evaluated series (right only for consecutive days).
+    MASE < 1: better than persistence.
 
     Reference: Hyndman, R. J. and Koehler, A. B. (2006). Another look at measures of forecast accuracy.
     International Journal of Forecasting, 22(4), 679-688.
@@ -127,7 +146,7 @@ def mase(obs, sim, mask=None, scale: float | None = None) -> float:
     o, s = _pooled(obs, sim, mask)
     if not o.size: return float("nan")
     scale = naive_mae(obs, mask) if scale is None else scale
-    if not np.isfinite(scale) or scale == 0: return float("nan")
+    if scale is None or not np.isfinite(scale) or scale == 0: return float("nan")
     return float(np.mean(np.abs(s - o)) / scale)
 
 # %% ../nbs/13_metrics.ipynb #0ea8422c
@@ -204,21 +223,39 @@ def seasonal_metrics(obs, sim, mask=None, times=None) -> dict:
     return out
 
 # %% ../nbs/13_metrics.ipynb #992f0295
-def metrics_dict(obs, sim, mask=None, times=None) -> dict:
-    "All convda metrics of `sim` against `obs` (pooled over valid basin cells and days) as a plain dict."
+def _pct(a, q) -> float:
+    "The q-th percentile of the finite values of `a` (NaN if there is none)."
+    a = np.asarray(a, np.float64); a = a[np.isfinite(a)]
+    return float(np.percentile(a, q)) if a.size else float("nan")
+
+def metrics_dict(obs, sim, mask=None, times=None, mase_scale: float | None = None) -> dict:
+    "All convda metrics of `sim` against `obs` (pooled over valid basin cells and days) as a plain dict; MASE scaled by `mase_scale`."
+    sim, mask = _align(obs, sim, mask)
     o, s, ok = _valid(obs, sim, mask)
     k, r, alpha, beta = kge(o, s, ok, return_components=True)
     cells = nse_map(o, s, ok)
     d = {"nse": nse(o, s, ok), "rmse": rmse(o, s, ok), "mse": mse(o, s, ok), "kge": k,
-         "mase": mase(obs, sim, mask), "mae": float(np.mean(np.abs(s[ok] - o[ok]))) if ok.any() else float("nan"),
+         "mase": mase(obs, sim, mask, scale=mase_scale), "mae": float(np.mean(np.abs(s[ok] - o[ok]))) if ok.any() else float("nan"),
          "kge_r": r, "kge_alpha": alpha, "kge_beta": beta,
          "nse_basin_total": basin_total_nse(obs, sim, mask),
-         "nse_cell_median": float(np.nanmedian(cells)) if np.isfinite(cells).any() else float("nan"),
+         "nse_cell_median": _pct(cells, 50), "nse_cell_p10": _pct(cells, 10), "nse_cell_p90": _pct(cells, 90),
          "n_values": int(ok.sum()),
          "n_days": int(ok.reshape(o.shape[0], -1).any(axis=1).sum()) if o.ndim else 0}
+    if mase_scale is not None: d["mase_scale"] = float(mase_scale)
     if times is not None or (isinstance(obs, xr.DataArray) and "time" in obs.coords):
         d.update(seasonal_metrics(obs, sim, mask, times))
     return d
+
+def skill_score(mse_model: float, mse_reference: float) -> float:
+    "1 - MSE_model / MSE_reference: 0 as good as the reference, 1 perfect; NaN if either is undefined or the reference is 0."
+    if mse_model is None or mse_reference is None: return float("nan")
+    a, b = float(mse_model), float(mse_reference)
+    return 1 - a / b if np.isfinite(a) and np.isfinite(b) and b > 0 else float("nan")
+
+def best_reference(mses: dict) -> str | None:
+    "The name of the entry with the lowest finite MSE in `mses` (name -> MSE), or None."
+    ok = {k: float(v) for k, v in mses.items() if v is not None and np.isfinite(v)}
+    return min(ok, key=ok.get) if ok else None
 
 # %% ../nbs/13_metrics.ipynb #b5823f5f
 def _ratio(a: int, b: int) -> float:
@@ -243,3 +280,12 @@ def saturation_metrics(obs, sim, mask=None, sim_eq6=None, capacity=None) -> dict
         o6 = np.where(so, np.broadcast_to(_values(capacity), o.shape), o)
         d["nse_eq6"] = nse(o6, s6, ok)
     return d
+
+# %% ../nbs/13_metrics.ipynb #7009625b
+def eq6_ambiguity(obs, capacity, tolerance: float, mask=None) -> float:
+    "Share of the observed unsaturated (> 0) cell-days within `tolerance` x capacity of the capacity: the inverse of Eq. 6 maps them to 0."
+    o, _, ok = _valid(obs, obs, mask)
+    cap = np.broadcast_to(_values(capacity), o.shape)
+    unsat = ok & (o != 0)
+    near = unsat & (o >= (1 - float(tolerance)) * cap)
+    return _ratio(int(near.sum()), int(unsat.sum()))

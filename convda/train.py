@@ -263,7 +263,7 @@ def train_run(ds, cfg: RunConfig, run_dir, verbose=1, overwrite: bool = False, c
             preds = predict_sequence(model, prep, "test")
         else:
             preds = predict(model, prep, "test", batch_size=cfg.batch_size)
-        metrics = write_evaluation(run_dir, preds, history=hist if len(hist) else None)
+        metrics = write_evaluation(run_dir, preds, history=hist if len(hist) else None, prep=prep)
         log.info("test metrics: " + ", ".join(f"{k}={metrics[k]:.4g}" for k in ("nse", "rmse", "mse", "kge", "mase")
                                                if isinstance(metrics.get(k), (int, float))))
     except Exception as err:
