@@ -141,6 +141,12 @@ class RunConfig(Config):
     head_activation: str = "auto"        # "relu" (the paper), "softplus" (non-negative, never dead), "auto": softplus in sequence mode
     lr_schedule: str = "constant"        # "constant" (the paper) or "cosine" (decay to lr / 100 over the planned updates)
     adam_beta1: float = 0.9              # Adam's first-moment decay (Keras' default, the paper's); lower follows the gradient sooner
+    # --- static inputs and memory (convda profile) ---
+    static_inputs: tuple = ()            # static maps appended as input channels after the dynamic ones, in this order ("capacity" = one channel per soil layer, Eq. 6)
+    mask_channel: bool = False           # append the basin mask (1 inside, 0 outside) as the last input channel
+    spinup_days: int = 0                 # sequence mode: forward-only days (no gradient, no activations kept) before each training chunk
+    stream_predict: bool = False         # sequence mode: validation and test predicted in one stream from `spinup_days` before the training period
+    train_minutes: float = 0.0           # sequence mode: stop training after this many minutes of wall time (0 = no limit)
 
     def __post_init__(self):
         "Validate values that have a fixed set of choices."
@@ -155,6 +161,11 @@ class RunConfig(Config):
         if self.lr_schedule not in ("constant", "cosine"): raise ConfigError(f"unknown lr_schedule {self.lr_schedule!r}", variable="lr_schedule", expected="'constant' or 'cosine'")
         if not 0.0 <= self.adam_beta1 < 1.0: raise ConfigError(f"adam_beta1 must be in [0, 1), got {self.adam_beta1}", variable="adam_beta1", expected="a decay rate such as 0.9 (Keras' default) or 0.7")
         if self.precise_bn < 0: raise ConfigError("precise_bn must be >= 0", variable="precise_bn", expected="a number of training samples, 0 to turn it off")
+        # --- static inputs and memory ---
+        if isinstance(self.static_inputs, str) or len(set(self.static_inputs)) != len(self.static_inputs) or not all(isinstance(n, str) for n in self.static_inputs):
+            raise ConfigError(f"static_inputs must be distinct map names, got {self.static_inputs!r}", variable="static_inputs", expected="e.g. ('soil_thickness', 'capacity')")
+        if self.train_minutes < 0: raise ConfigError("train_minutes must be >= 0", variable="train_minutes", expected="0 (no limit) or minutes")
+        if self.spinup_days < 0: raise ConfigError("spinup_days must be >= 0", variable="spinup_days", expected="0 (none) or a number of days such as 365")
 
 # %% ../nbs/00_core.ipynb #58c9d74f
 def set_seed(seed: int, deterministic: bool = True) -> None:
