@@ -35,6 +35,7 @@ def main(argv=None):
     ap.add_argument("--profile", default="convda"); ap.add_argument("--data")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=JSON")
     ap.add_argument("--out", help="also write a run folder's model and the scores here")
+    ap.add_argument("--init", help="a model.keras (from --out) to train on from, optimizer state included")
     a = ap.parse_args(argv)
     from convda.profiles import profile_config
     from convda.io import open_run
@@ -45,11 +46,15 @@ def main(argv=None):
     cfg = profile_config(a.profile, target=a.target, seed=a.seed, **over)
     prep = prepare(open_run(default_data(a.data)), cfg)
     t_prep = time.perf_counter() - t0
-    model, hist = fit_sequence(prep, cfg)
+    model = None
+    if a.init:
+        import keras, convda.sequence  # noqa: F401  (registers the sequence loss)
+        model = keras.saving.load_model(a.init)
+    model, hist = fit_sequence(prep, cfg, model=model)
     t_fit = time.perf_counter() - t0 - t_prep
     train_days = prep.indices["train"]
     cell_mean = np.nanmean(prep.y_phys[train_days], 0)             # the per-cell mean baseline, training years only
-    res = dict(target=a.target, profile=a.profile, seed=a.seed, overrides=over, channels=len(prep.channels),
+    res = dict(init=a.init, target=a.target, profile=a.profile, seed=a.seed, overrides=over, channels=len(prep.channels),
                params=int(model.count_params()), updates=int(hist["updates"].iloc[-1]), epochs=len(hist),
                best_val_loss=float(hist["val_loss"].min()) if "val_loss" in hist else None)
     for split in ("val", "test"):
