@@ -57,9 +57,13 @@ def main(argv=None):
     res = dict(init=a.init, target=a.target, profile=a.profile, seed=a.seed, overrides=over, channels=len(prep.channels),
                params=int(model.count_params()), updates=int(hist["updates"].iloc[-1]), epochs=len(hist),
                best_val_loss=float(hist["val_loss"].min()) if "val_loss" in hist else None)
+    from convda.sequence import stream_model, stream_start, _stream_range, STREAM_CHUNK
+    from convda.preprocess import to_physical
+    a0, lead = stream_start(prep), cfg.lead                         # one stream through validation and test
+    ys = _stream_range(stream_model(model), prep.x, a0, int(prep.indices["test"][-1]) - lead + 1, STREAM_CHUNK)
     for split in ("val", "test"):
-        pr = predict_sequence(model, prep, split)
-        obs, pred = pr["observed"].values, pr["predicted"].values
+        idx = prep.indices[split]
+        obs, pred = prep.y_phys[idx], to_physical(prep, ys[idx - lead - a0])
         res[split] = dict(network=scores(obs, pred), cell_mean=scores(obs, np.broadcast_to(cell_mean, obs.shape)))
     res.update(prepare_s=round(t_prep, 1), fit_s=round(t_fit, 1), total_s=round(time.perf_counter() - t0, 1),
                peak_rss_gb=round(peak_rss_gb(), 2), load=load())

@@ -250,7 +250,9 @@ def fit_sequence(prep, cfg: RunConfig | None = None, chunk_days: int | None = No
                             variable="lr", expected=f"a lower learning rate than {cfg.lr:g}")
         if cfg.precise_bn > 0:                                # BatchNorm statistics of the current weights, before validating
             k = min(len(starts), -(-cfg.precise_bn // (n - cfg.window + 1)))
-            recalibrate_batchnorm(model, (chunk_arrays(prep, starts[i:i + chunk_batch], n) for i in range(0, k, chunk_batch)))
+            if before:                                        # one chunk at a time, after its long spin-up: the statistics of warm states
+                recalibrate_batchnorm(model, (chunk_arrays(prep, starts[i:i + 1], n, before) for i in range(k)))
+            else: recalibrate_batchnorm(model, (chunk_arrays(prep, starts[i:i + chunk_batch], n) for i in range(0, k, chunk_batch)))
         row = dict(epoch=epoch, loss=float(np.mean(losses)), updates=step, seconds=time.perf_counter() - te)
         if validate and len(prep.indices.get("val", ())):
             row["val_loss"] = _val_loss(model, prep, "val")
