@@ -6,14 +6,14 @@
 from __future__ import annotations
 import argparse, json, os, sys, time
 from pathlib import Path
-from .core import ConvdaError, RunConfig, get_logger
-from .profiles import profile_config, profile_names
+from .core import ConvdaError, RunConfig, TARGETS, get_logger
+from .profiles import DEFAULT_PROFILE, profile_config, profile_names
 
 # %% auto #0
-__all__ = ['run_main', 'main']
+__all__ = ['PAPER_TABLE4_NSE', 'run_main', 'summary_row', 'run_all', 'main']
 
 # %% ../nbs/50_cli.ipynb #e5f15198
-def run_main(profile: str = "quick", data=None, target: str = "uts0", out=None, seed: int = 0, overrides: dict | None = None) -> Path:
+def run_main(profile: str = DEFAULT_PROFILE, data=None, target: str = "uts0", out=None, seed: int = 0, overrides: dict | None = None) -> Path:
     "Simulate (or open) the data, train, evaluate and write a run folder; return its path."
     from convda.io import open_run
     from convda.simulate import default_run
@@ -26,6 +26,28 @@ def run_main(profile: str = "quick", data=None, target: str = "uts0", out=None, 
     ds = open_run(data)
     return Path(train_run(ds, cfg, out))
 
+PAPER_TABLE4_NSE = dict(uts0=0.544, uts1=0.298, uts2=-0.061, uts3=0.247, vwc=-3.126, sat=-2.217)   # the paper's Table 4, test NSE
+_SUMMARY_KEYS = ("nse", "rmse", "mse", "kge", "mase")
+
+def summary_row(target: str, metrics: dict) -> dict:
+    "One Table-4-style row: the run's test scores (and any baseline or per-cell score it holds) beside the paper's NSE."
+    row = {"target": target, **{k: metrics.get(k) for k in _SUMMARY_KEYS}}
+    row.update({k: v for k, v in metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)
+                and ("baseline" in k or "cell" in k) and k not in row})
+    row["paper_nse"] = PAPER_TABLE4_NSE.get(target)
+    return row
+
+def run_all(profile: str = DEFAULT_PROFILE, data=None, out=None, seed: int = 0, overrides: dict | None = None, targets=TARGETS):
+    "Train every target into out/TARGET and write one Table-4-style out/summary.csv; returns the summary DataFrame."
+    import pandas as pd
+    out = Path(out) if out else Path("runs") / f"all_{profile}"
+    rows = []
+    for t in targets:
+        run_dir = run_main(profile, data, t, out / t, seed, overrides)
+        rows.append(summary_row(t, json.loads((run_dir / "metrics.json").read_text())))
+        df = pd.DataFrame(rows); df.to_csv(out / "summary.csv", index=False)   # written after each target: a partial table survives
+    return df
+
 # %% ../nbs/50_cli.ipynb #84995af4
 def _parser() -> argparse.ArgumentParser:
     "The argument parser of the `convda` command."
@@ -37,9 +59,9 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, default=0); s.add_argument("--spinup-years", type=int, default=1)
     s.add_argument("--overwrite", action="store_true")
     r = sub.add_parser("run", help="the main job: train and evaluate a ConvLSTM (embedded default unless --data)")
-    r.add_argument("--profile", default="quick", choices=profile_names())
+    r.add_argument("--profile", default=DEFAULT_PROFILE, choices=profile_names(), help=f"named settings (default {DEFAULT_PROFILE}: convda's own)")
     r.add_argument("--data", help="a Wflow.jl run folder or its TOML (default: the embedded catchment)")
-    r.add_argument("--target", default="uts0", help="uts0..uts3, sat or vwc")
+    r.add_argument("--target", default="uts0", help="uts0..uts3, sat, vwc, or all (the six, one summary table)")
     r.add_argument("--out", help="run folder (default runs/TARGET_PROFILE)")
     r.add_argument("--seed", type=int, default=0)
     r.add_argument("--set", action="append", default=[], metavar="KEY=JSON", help="override a config key, e.g. --set epochs=3")
@@ -104,6 +126,11 @@ def main(argv=None) -> int:
             print(f"wrote {p}")
         elif args.command == "run":
             from convda.evaluate import print_metrics_table
+            if args.target == "all":
+                df = run_all(args.profile, args.data, args.out, args.seed, _overrides(args.set))
+                out = Path(args.out) if args.out else Path("runs") / f"all_{args.profile}"
+                print(df.to_string(index=False, float_format=lambda v: f"{v:.4f}")); print(f"summary:    {out / 'summary.csv'}")
+                return 0
             run_dir = run_main(args.profile, args.data, args.target, args.out, args.seed, _overrides(args.set))
             metrics = json.loads((run_dir / "metrics.json").read_text())
             print(print_metrics_table(metrics))

@@ -144,6 +144,12 @@ class RunConfig(Config):
     # --- the paper's settings: optimizer epsilon, test period ---
     adam_epsilon: float = 1e-7           # Adam's epsilon: Keras' default 1e-7; the paper (2.3.2.3) used 1e-8 (profile "paper")
     test_start: str | None = None        # first day of the test period (any day); None = 1 January of the test years. Validation = the val_years years before it
+    # --- static inputs and memory (convda profile) ---
+    static_inputs: tuple = ()            # static maps appended as input channels after the dynamic ones, in this order ("capacity" = one channel per soil layer, Eq. 6)
+    mask_channel: bool = False           # append the basin mask (1 inside, 0 outside) as the last input channel
+    spinup_days: int = 0                 # sequence mode: forward-only days (no gradient, no activations kept) before each training chunk
+    stream_predict: bool = False         # sequence mode: validation and test predicted in one stream from `spinup_days` before the training period
+    train_minutes: float = 0.0           # sequence mode: stop training after this many minutes of wall time (0 = no limit)
 
     def __post_init__(self):
         "Validate values that have a fixed set of choices."
@@ -166,7 +172,11 @@ class RunConfig(Config):
             try: days[k] = np.datetime64(str(getattr(self, k)), "D")
             except ValueError: raise ConfigError(f"{k} {getattr(self, k)!r} is not a day", variable=k, expected="an ISO day such as '2018-06-01'") from None
         if len(days) == 2 and days["test_end"] < days["test_start"]:
-            raise ConfigError(f"test_end {self.test_end} is before test_start {self.test_start}", variable="test_end", expected="a day at or after test_start")
+            raise ConfigError(f"test_end {self.test_end} is before test_start {self.test_start}", variable="test_end", expected="a day at or after test_start")        # --- static inputs and memory ---
+        if isinstance(self.static_inputs, str) or len(set(self.static_inputs)) != len(self.static_inputs) or not all(isinstance(n, str) for n in self.static_inputs):
+            raise ConfigError(f"static_inputs must be distinct map names, got {self.static_inputs!r}", variable="static_inputs", expected="e.g. ('soil_thickness', 'capacity')")
+        if self.train_minutes < 0: raise ConfigError("train_minutes must be >= 0", variable="train_minutes", expected="0 (no limit) or minutes")
+        if self.spinup_days < 0: raise ConfigError("spinup_days must be >= 0", variable="spinup_days", expected="0 (none) or a number of days such as 365")
 
 # %% ../nbs/00_core.ipynb #58c9d74f
 def set_seed(seed: int, deterministic: bool = True) -> None:

@@ -17,9 +17,9 @@ _log = logging.getLogger("convda.preprocess")
 __all__ = ['FIT_SAMPLES', 'LAYER_TOPS', 'CHANNELS', 'synthetic_run', 'yeo_johnson', 'yeo_johnson_inverse', 'subsample_values',
            'fit_yeo_johnson', 'Scalers', 'data_years', 'split_periods', 'target_variable', 'target_array',
            'layer_thickness', 'eq6_capacity', 'saturated_layer', 'apply_eq6', 'undo_eq6', 'missing_days',
-           'sample_indices', 'storm_days', 'fit_input_scalers', 'scale_inputs', 'Prepared', 'basin_mask', 'prepare',
-           'to_physical', 'window_days', 'scaled_input_values', 'plot_scaled_inputs', 'window_offsets',
-           'make_tf_dataset']
+           'sample_indices', 'storm_days', 'fit_input_scalers', 'scale_inputs', 'static_channel_names', 'static_maps',
+           'static_channels', 'InputStack', 'Prepared', 'basin_mask', 'prepare', 'to_physical', 'window_days',
+           'scaled_input_values', 'plot_scaled_inputs', 'window_offsets', 'make_tf_dataset']
 
 # %% ../nbs/10_preprocess.ipynb #e7f6d91b
 def _ema(x, alpha):
@@ -358,11 +358,64 @@ def scale_inputs(raw: dict, cells: dict, mask: np.ndarray, scalers: Scalers, sto
         for d in storm: x[d, mask, 0] = 1.0               # the paper: storm precipitation = 1 after scaling
     return x
 
+# %% ../nbs/10_preprocess.ipynb #f1c20ab6
+def static_channel_names(names) -> tuple:
+    "Input-channel names of the static maps `names`, in order ('capacity' gives capacity0..capacity3)."
+    out = []
+    for n in names: out += [f"capacity{l}" for l in range(4)] if n == "capacity" else [n]
+    return tuple(out)
+
+def static_maps(ds: xr.Dataset, names) -> dict:
+    "Physical (y, x) float64 maps of `names` ('capacity' = Eq. 6 per layer; a layered map = its mean over layers)."
+    out = {}
+    for n in names:
+        if n == "capacity":
+            for l in range(4): out[f"capacity{l}"] = eq6_capacity(ds, l).astype(np.float64)
+            continue
+        da = _get(ds, n)
+        if set(da.dims) - {"layer", "y", "x"} or not {"y", "x"} <= set(da.dims):
+            raise DataError(f"a static input must be a map, got dims {da.dims}", variable=n, expected="dims (y, x) or (layer, y, x)")
+        if "layer" in da.dims: da = da.mean("layer")
+        out[n] = np.asarray(da.transpose("y", "x").values, np.float64)
+    return out
+
+def static_channels(ds: xr.Dataset, cfg: RunConfig, mask: np.ndarray, scalers: Scalers) -> np.ndarray:
+    "The (ny, nx, S) float32 static channels of `cfg` (maps scaled on basin cells, then the mask); fits `static:NAME` scalers."
+    maps = static_maps(ds, cfg.static_inputs)
+    chans = []
+    for n, a in maps.items():
+        if not np.isfinite(a[mask]).any(): raise DataError("the static map has no finite value in the basin", variable=n)
+        s = scalers.fit(f"static:{n}", a[mask], seed=cfg.seed).transform(f"static:{n}", a)
+        s[~mask] = 0; chans.append(np.nan_to_num(s, nan=0.0, posinf=0.0, neginf=0.0))
+    if cfg.mask_channel: chans.append(mask.astype(np.float32))
+    if not chans: return np.zeros(mask.shape + (0,), np.float32)
+    return np.stack(chans, -1).astype(np.float32)
+
+class InputStack:
+    "Dynamic inputs (T, ny, nx, C) and static channels (ny, nx, S) read as one (T, ny, nx, C + S) float32 array."
+    ndim, dtype = 4, np.dtype(np.float32)
+    def __init__(self, dynamic: np.ndarray, static: np.ndarray):
+        if static.shape[:2] != dynamic.shape[1:3]: raise ConfigError(f"static channels {static.shape} do not match the grid {dynamic.shape[1:3]}", variable="static_inputs")
+        self.dynamic, self.static = dynamic, np.asarray(static, np.float32)
+        self.shape = dynamic.shape[:-1] + (dynamic.shape[-1] + static.shape[-1],)
+    def __len__(self): return self.shape[0]
+    def __getitem__(self, key):
+        "Index as the full array; the time index is applied first, so only those days are built."
+        k0, rest = (key[0], key[1:]) if isinstance(key, tuple) else (key, ())
+        if k0 is Ellipsis or k0 is None: return np.asarray(self)[key]
+        d = self.dynamic[k0]
+        full = np.concatenate([d, np.broadcast_to(self.static, d.shape[:-1] + self.static.shape[-1:])], axis=-1)
+        return full[(slice(None),) * (full.ndim - 3) + rest] if rest else full
+    def __array__(self, dtype=None, copy=None):
+        a = self[:]
+        return a if dtype is None else a.astype(dtype)
+    def __repr__(self): return f"InputStack{self.shape}"
+
 # %% ../nbs/10_preprocess.ipynb #746b6eb0
 @dataclasses.dataclass(eq=False)
 class Prepared:
     "Model-ready arrays of one run and target (see the pipeline contract)."
-    x: np.ndarray                 # (T, ny, nx, 4) float32 scaled inputs, no NaN
+    x: np.ndarray                 # (T, ny, nx, C) float32 scaled inputs, no NaN (an InputStack when static channels are on)
     y: np.ndarray                 # (T, ny, nx) float32 target in model space, no NaN
     y_phys: np.ndarray            # (T, ny, nx) float32 target in physical units, NaN outside/missing
     times: pd.DatetimeIndex
@@ -424,6 +477,8 @@ def prepare(ds: xr.Dataset, cfg: RunConfig | None = None) -> Prepared:
     storm = storm_days(times, cfg.storm_dates)
     scalers = fit_input_scalers(raw, cells, train_days, storm, cfg)
     x = scale_inputs(raw, cells, mask, scalers, storm, cfg); del raw
+    if cfg.static_inputs or cfg.mask_channel:                 # static maps, then the mask, after the dynamic inputs
+        x = InputStack(x, static_channels(ds, cfg, mask, scalers))
     var, layer = target_variable(cfg.target)
     capacity = eq6_capacity(ds, layer) if (cfg.eq6 and layer is not None) else None
     if capacity is not None:                                  # Eq. 6: saturation from the water table where the run has zi
@@ -436,7 +491,8 @@ def prepare(ds: xr.Dataset, cfg: RunConfig | None = None) -> Prepared:
     return Prepared(x=x, y=y.astype(np.float32), y_phys=y_phys, times=times,
                     y_coord=np.asarray(ds["y"].values), x_coord=np.asarray(ds["x"].values), mask=mask,
                     capacity=capacity, indices=indices, dropped=dropped, scalers=scalers, cfg=cfg,
-                    target_units=units, periods=periods)
+                    target_units=units, periods=periods,
+                    channels=CHANNELS + static_channel_names(cfg.static_inputs) + (("mask",) if cfg.mask_channel else ()))
 
 # %% ../nbs/10_preprocess.ipynb #801c86ae
 def to_physical(prep: Prepared, y_model) -> np.ndarray:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from .core import ConfigError, RunConfig
 
 # %% auto #0
-__all__ = ['BEST_UTS0', 'PROFILES', 'profile_names', 'profile_config']
+__all__ = ['BEST_UTS0', 'PROFILES', 'CONVDA_STATIC', 'DEFAULT_PROFILE', 'profile_names', 'profile_config']
 
 # %% ../nbs/00a_profiles.ipynb #ee900b23
 BEST_UTS0 = dict(batch_size=4, dropout=0.1, recurrent_dropout=0.1, lr=1e-3)
@@ -16,6 +16,14 @@ PROFILES = {
     "paper": dict(train_years=21, val_years=2, test_years=1, epochs=20, patience=15, window=16,
                   test_start="2018-06-01", scale_target=False, precise_bn=0, adam_epsilon=1e-8),
 }
+# --- convda's own configuration (static maps, long memory, lead 0) ---
+CONVDA_STATIC = ("soil_thickness", "soil_theta_s", "soil_theta_r", "soil_ksat_vertical", "soil_f", "soil_brooks_corey_c",
+                 "vegetation_root_depth", "land_elevation", "land_slope", "meta_upstream_area")
+PROFILES["convda"] = dict(mode="sequence", lead=0, train_years=12, val_years=2, test_years=1, window=30, chunk_days=120,
+                          chunk_batch=4, spinup_days=365, stream_predict=True, static_inputs=CONVDA_STATIC, mask_channel=True,
+                          filters=(24, 24), lr=2e-3, dropout=0.0, recurrent_dropout=0.0, head_activation="softplus",
+                          precise_bn=256, epochs=500, patience=30, train_minutes=14.0)
+DEFAULT_PROFILE = "convda"   # what `convda run` trains without --profile
 
 # %% ../nbs/00a_profiles.ipynb #967cbb4d
 def profile_names() -> list[str]:

@@ -15,9 +15,10 @@ from .model import build_model, init_head, head_init_for, head_activation_for, c
 from .train import recalibrate_batchnorm, train_target_mean, nonfinite_weights
 
 # %% auto #0
-__all__ = ['SPINUP_BN', 'SequenceMaskedMSE', 'build_sequence_model', 'sequence_model_from_config', 'copy_weights', 'valid_days',
-           'chunk_starts', 'chunk_arrays', 'chunk_days_for', 'from_state_model', 'check_spinup_bn', 'truncated_update',
-           'fit_sequence', 'stream_model', 'predict_days', 'predict_sequence']
+__all__ = ['SPINUP_BN', 'SPIN_PIECE', 'STREAM_CHUNK', 'SequenceMaskedMSE', 'build_sequence_model', 'sequence_model_from_config',
+           'copy_weights', 'valid_days', 'chunk_starts', 'chunk_arrays', 'chunk_days_for', 'from_state_model',
+           'check_spinup_bn', 'truncated_update', 'fit_sequence', 'stream_model', 'stream_start', 'predict_days',
+           'predict_sequence']
 
 # %% ../nbs/15_sequence.ipynb #623cdf05
 @keras.saving.register_keras_serializable(package="convda", name="SequenceMaskedMSE")
@@ -116,11 +117,12 @@ def chunk_starts(valid: np.ndarray, n_days: int, window: int, lead: int = 1, off
         out.append(s); nxt = s + n_targets                  # target ranges do not overlap
     return np.asarray(out, np.int64)
 
-def chunk_arrays(prep, starts, n_days: int):
-    "Inputs (B, n, ny, nx, C) and targets (B, n, ny, nx, 1) of the chunks starting at `starts`."
+def chunk_arrays(prep, starts, n_days: int, before: int = 0):
+    "Inputs (B, before + n, ny, nx, C) and targets (B, before + n, ny, nx, 1) of the chunks starting at `starts`, with `before` spin-up days first."
     lead = prep.cfg.lead
-    x = np.stack([prep.x[s:s + n_days] for s in starts])
-    y = np.stack([prep.y[s + lead:s + lead + n_days] for s in starts])[..., None]
+    if before and min(starts) < before: raise DataError(f"a chunk starts {min(starts)} days into the data, fewer than its {before}-day spin-up", variable="spinup_days")
+    x = np.stack([prep.x[s - before:s + n_days] for s in starts])
+    y = np.stack([prep.y[s - before + lead:s + lead + n_days] for s in starts])[..., None]
     return x, y
 
 # %% ../nbs/15_sequence.ipynb #8b408d6c
@@ -163,8 +165,19 @@ def check_spinup_bn(name: str) -> str:
     if name not in SPINUP_BN: raise ConfigError(f"unknown spinup_bn {name!r}", variable="spinup_bn", expected=f"one of {SPINUP_BN}")
     return name
 
-def truncated_update(model: keras.Model, spinup: int, spinup_bn: str = "batch"):
-    "An update function (x, y) -> loss on chunks (B, n, ...): days < spinup-1 forward only (no gradient), backprop on the rest from the carried states."
+SPIN_PIECE = 60   # days per forward-only call of a long spin-up: its activations are dropped after each piece
+
+def _in_pieces(forward, piece):
+    "A spin-up forward ([x] + states) -> states that runs `piece` days at a time, carrying the states (flat peak memory)."
+    if not piece: return forward
+    def run(inp):
+        x, states = inp[0], list(inp[1:])
+        for a in range(0, x.shape[1], piece): states = forward([x[:, a:a + piece]] + states)
+        return states
+    return run
+
+def truncated_update(model: keras.Model, spinup: int, spinup_bn: str = "batch", piece: int | None = None):
+    "An update function (x, y) -> loss on chunks (B, n, ...): days < spinup-1 forward only (no gradient; `piece` days per call), backprop on the rest from the carried states."
     import tensorflow as tf
     k = int(spinup) - 1
     if k < 0: raise ConfigError("spinup must be >= 1", variable="spinup", expected="the window length W")
@@ -177,6 +190,7 @@ def truncated_update(model: keras.Model, spinup: int, spinup_bn: str = "batch"):
     elif spin is not None:
         spin_forward = lambda inp: [np.asarray(s) for s in spin.predict_on_batch(inp)[1:]]
     else: spin_forward = None
+    if spin_forward is not None: spin_forward = _in_pieces(spin_forward, piece)
     def update(x, y) -> float:
         "One training update on chunks `x` (B, n, ny, nx, C), targets `y` (B, n, ny, nx, 1)."
         if x.shape[1] <= k: raise ConfigError(f"chunk of {x.shape[1]} days has no scored day after a {k}-day spin-up", variable="chunk_days")
@@ -204,21 +218,26 @@ def fit_sequence(prep, cfg: RunConfig | None = None, chunk_days: int | None = No
         model = sequence_model_from_config(cfg, ny, nx, prep.mask, n_channels=prep.x.shape[-1], lr=lr)
         if head_init_for(cfg) == "mean": init_head(model, train_target_mean(prep))   # no dead ReLU head (11_model)
     n = chunk_days_for(cfg.window, chunk_days)
+    before = int(cfg.spinup_days)                             # long memory: forward-only days before each chunk
+    if before and spinup_grad: raise ConfigError("spinup_days needs the forward-only spin-up", variable="spinup_days", expected="0 with spinup_grad=True")
+    time_budget = time_budget or (cfg.train_minutes * 60 if cfg.train_minutes else None)
     valid = valid_days(prep, "train")
     if cfg.lr_schedule != "constant" and fresh:               # cosine over the planned updates (11_model)
         per_epoch = -(-len(chunk_starts(valid, n, cfg.window, cfg.lead)) // chunk_batch)
         model.compile(optimizer=optimizer_for(cfg, max_updates or per_epoch * (epochs or cfg.epochs), lr), loss=model.loss)
     check_spinup_bn(spinup_bn)
-    update = (lambda x, y: float(model.train_on_batch(x, y))) if spinup_grad else truncated_update(model, cfg.window, spinup_bn)
+    update = ((lambda x, y: float(model.train_on_batch(x, y))) if spinup_grad else
+              truncated_update(model, before + cfg.window, spinup_bn, piece=SPIN_PIECE if before else None))
     rng = np.random.default_rng(cfg.seed)
     rows, best, best_w, wait, step, t0 = [], np.inf, None, 0, 0, time.perf_counter()
     stop = False
     for epoch in range(epochs or cfg.epochs):
         starts = chunk_starts(valid, n, cfg.window, cfg.lead, offset=int(rng.integers(0, n - cfg.window + 1)))
+        starts = starts[starts >= before]                     # room for the spin-up inside the data
         if len(starts) == 0: raise DataError(f"no training chunk of {n} days with complete data", variable="train", expected="shorter chunk_days")
         rng.shuffle(starts); losses, te = [], time.perf_counter()
         for b in range(0, len(starts), chunk_batch):
-            x, y = chunk_arrays(prep, starts[b:b + chunk_batch], n)
+            x, y = chunk_arrays(prep, starts[b:b + chunk_batch], n, before)
             losses.append(update(x, y)); step += 1
             if not np.isfinite(losses[-1]):
                 raise DataError(f"training diverged: non-finite loss at update {step}", variable="lr", expected=f"a lower learning rate than {cfg.lr:g}")
@@ -231,7 +250,9 @@ def fit_sequence(prep, cfg: RunConfig | None = None, chunk_days: int | None = No
                             variable="lr", expected=f"a lower learning rate than {cfg.lr:g}")
         if cfg.precise_bn > 0:                                # BatchNorm statistics of the current weights, before validating
             k = min(len(starts), -(-cfg.precise_bn // (n - cfg.window + 1)))
-            recalibrate_batchnorm(model, (chunk_arrays(prep, starts[i:i + chunk_batch], n) for i in range(0, k, chunk_batch)))
+            if before:                                        # one chunk at a time, after its long spin-up: the statistics of warm states
+                recalibrate_batchnorm(model, (chunk_arrays(prep, starts[i:i + 1], n, before) for i in range(k)))
+            else: recalibrate_batchnorm(model, (chunk_arrays(prep, starts[i:i + chunk_batch], n) for i in range(0, k, chunk_batch)))
         row = dict(epoch=epoch, loss=float(np.mean(losses)), updates=step, seconds=time.perf_counter() - te)
         if validate and len(prep.indices.get("val", ())):
             row["val_loss"] = _val_loss(model, prep, "val")
@@ -260,9 +281,23 @@ def _runs(idx: np.ndarray) -> list:
     cut = np.nonzero(np.diff(idx) != 1)[0] + 1
     return np.split(idx, cut)
 
+STREAM_CHUNK = 365   # days per call of the one prediction stream (states carried, activations dropped)
+
+def stream_start(prep) -> int:
+    "First input day of the one prediction stream: `spinup_days` before the first training chunk's inputs (day 0 at the earliest)."
+    cfg = prep.cfg
+    return max(0, int(np.min(prep.indices["train"])) - cfg.lead - cfg.window + 1 - int(cfg.spinup_days))
+
 def predict_days(model, prep, split: str = "test", spinup=None, chunk=None) -> tuple:
-    "Target-day indices of `split` and the model-space predictions (N, ny, nx), state carried over each run."
+    "Target-day indices of `split` and the model-space predictions (N, ny, nx), state carried over each run (or one stream, `cfg.stream_predict`)."
     W, lead = prep.cfg.window, prep.cfg.lead
+    if prep.cfg.stream_predict and spinup is None:            # one stream from the start: the memory training used
+        idx = np.asarray(prep.indices[split], np.int64)
+        if len(idx) == 0: raise DataError(f"the {split} split has no target days", variable="split")
+        a = stream_start(prep)
+        if idx[0] - lead < a: raise DataError(f"the {split} split starts before the prediction stream", variable="split", expected="a split after the training period")
+        y = _stream_range(stream_model(model), prep.x, a, int(idx[-1]) - lead + 1, int(chunk or STREAM_CHUNK))
+        return idx, y[idx - lead - a]
     spinup = W if spinup is None else int(spinup)
     if spinup < W: raise ConfigError(f"spinup {spinup} is shorter than the window {W}", variable="spinup", expected=f">= {W}")
     idx = np.asarray(prep.indices[split], np.int64)
@@ -278,15 +313,19 @@ def predict_days(model, prep, split: str = "test", spinup=None, chunk=None) -> t
         out.append(y[spinup - 1:])
     return idx, np.concatenate(out)
 
-def _predict_stream(smodel, x: np.ndarray, chunk: int) -> np.ndarray:
-    "Feed `x` (T, ny, nx, C) to a stream model `chunk` days at a time, carrying the states; (T, ny, nx)."
+def _stream_range(smodel, x, a: int, b: int, chunk: int) -> np.ndarray:
+    "Feed days a..b-1 of `x` (T, ny, nx, C; an array or `InputStack`) to a stream model `chunk` days at a time, carrying the states; (b - a, ny, nx)."
     ny, nx = x.shape[1:3]
     states = [np.zeros((1, ny, nx, int(s.shape[-1])), np.float32) for s in smodel.inputs[1:]]
     out = []
-    for a in range(0, len(x), chunk):
-        res = smodel.predict_on_batch([x[None, a:a + chunk]] + states)
-        out.append(np.asarray(res[0])[0, ..., 0]); states = [np.asarray(s) for s in res[1:]]
+    for s in range(a, b, chunk):
+        res = smodel.predict_on_batch([x[s:min(s + chunk, b)][None]] + states)
+        out.append(np.asarray(res[0])[0, ..., 0]); states = [np.asarray(v) for v in res[1:]]
     return np.concatenate(out)
+
+def _predict_stream(smodel, x: np.ndarray, chunk: int) -> np.ndarray:
+    "Feed `x` (T, ny, nx, C) to a stream model `chunk` days at a time, carrying the states; (T, ny, nx)."
+    return _stream_range(smodel, x, 0, len(x), chunk)
 
 def predict_sequence(model, prep, split: str = "test", spinup=None, chunk=None):
     "Like `convda.evaluate.predict`, for a sequence model: observed and predicted fields in physical units."

@@ -4,7 +4,7 @@ import shutil, subprocess
 import pytest
 
 EXE = shutil.which("convda")
-TINY = ["--set", "train_years=2", "--set", "val_years=1", "--set", "epochs=1", "--set", "filters=[4,4]",
+TINY = ["--profile", "quick", "--set", "train_years=2", "--set", "val_years=1", "--set", "epochs=1", "--set", "filters=[4,4]",
         "--set", "window=4", "--set", "max_train_samples=40", "--set", "batch_size=8"]
 
 def convda(*args, cwd=None, env=None):
