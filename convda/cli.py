@@ -6,25 +6,41 @@
 from __future__ import annotations
 import argparse, json, os, sys, time
 from pathlib import Path
-from .core import ConvdaError, RunConfig, TARGETS, get_logger
+from .core import ConvdaError, RUN_RULES, RunConfig, TARGETS, get_logger
 from .profiles import DEFAULT_PROFILE, profile_config, profile_names
 
 # %% auto #0
 __all__ = ['PAPER_TABLE4_NSE', 'run_main', 'summary_row', 'run_all', 'main']
 
 # %% ../nbs/50_cli.ipynb #e5f15198
-def run_main(profile: str = DEFAULT_PROFILE, data=None, target: str = "uts0", out=None, seed: int = 0, overrides: dict | None = None) -> Path:
-    "Simulate (or open) the data, train, evaluate and write a run folder; return its path."
-    from convda.io import open_run
+def _check_loss_options(cfg: RunConfig) -> None:
+    "Refuse loss options the named loss does not take, before anything is trained (`denseweight:alpha=1`, `lds:sigma=2`)."
+    if cfg.loss == "mse": return
+    import inspect
+    from convda import losses
+    name, kw = losses.parse_loss(cfg.loss)
+    fn = getattr(losses, name, None)
+    if fn is None: return
+    takes = [p for p in inspect.signature(fn).parameters if p not in ("y", "seed")]
+    bad = sorted(set(kw) - set(takes))
+    if bad: raise ConvdaError(f"loss {name!r} takes no option(s) {bad}", variable="loss", expected=f"options among {takes}")
+
+def run_main(profile: str = DEFAULT_PROFILE, data=None, target: str = "uts0", out=None, seed: int = 0, overrides: dict | None = None,
+             retrain: bool = False) -> Path:
+    "Check the settings and the run folder, then simulate (or open) the data, train, evaluate and write a run folder; return its path."
     from convda.simulate import default_run
-    from convda.train import train_run
+    from convda.train import train_run, run_dir_state
     log = get_logger()
-    data = Path(data) if data else default_run(log=log)
-    cfg = profile_config(profile, target=target, seed=seed, data=str(Path(data).resolve()), **(overrides or {}))
-    out = Path(out) if out else Path("runs") / f"{target}_{profile}"
-    log.info(f"data: {data}\nrun folder: {out}")
-    ds = open_run(data)
-    return Path(train_run(ds, cfg, out))
+    settings = {"target": target, "seed": seed, **(overrides or {})}
+    profile = RUN_RULES["profile"].check("profile", settings.pop("profile", profile))   # `--set profile=NAME` names the profile
+    cfg = profile_config(profile, **settings)             # every setting, before any data or folder
+    _check_loss_options(cfg)
+    data = Path(data) if data else Path(cfg.data) if cfg.data else default_run(log=log)
+    cfg = cfg.replace(data=str(Path(data).resolve()))
+    out = Path(out) if out else Path("runs") / f"{cfg.target}_{profile}"
+    run_dir_state(out, cfg, overwrite=retrain)            # a folder of another run, or a broken model, is refused up front
+    log.info(f"data: {data}\nrun folder: {out}" + ("\nretraining from scratch (--retrain)" if retrain else ""))
+    return Path(train_run(data, cfg, out, overwrite=retrain))
 
 PAPER_TABLE4_NSE = dict(uts0=0.544, uts1=0.298, uts2=-0.061, uts3=0.247, vwc=-3.126, sat=-2.217)   # the paper's Table 4, test NSE
 _SUMMARY_KEYS = ("nse", "rmse", "mse", "kge", "mase")
@@ -34,16 +50,19 @@ def summary_row(target: str, metrics: dict) -> dict:
     row = {"target": target, **{k: metrics.get(k) for k in _SUMMARY_KEYS}}
     row.update({k: v for k, v in metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)
                 and ("baseline" in k or "cell" in k) and k not in row})
+    for name, m in (metrics.get("baselines") or {}).items():          # each baseline on the same days and cells (metrics.json)
+        row.update({f"{name}_nse": m.get("nse"), f"{name}_nse_cell_median": m.get("nse_cell_median")})
     row["paper_nse"] = PAPER_TABLE4_NSE.get(target)
     return row
 
-def run_all(profile: str = DEFAULT_PROFILE, data=None, out=None, seed: int = 0, overrides: dict | None = None, targets=TARGETS):
+def run_all(profile: str = DEFAULT_PROFILE, data=None, out=None, seed: int = 0, overrides: dict | None = None, targets=TARGETS,
+            retrain: bool = False):
     "Train every target into out/TARGET and write one Table-4-style out/summary.csv; returns the summary DataFrame."
     import pandas as pd
     out = Path(out) if out else Path("runs") / f"all_{profile}"
     rows = []
     for t in targets:
-        run_dir = run_main(profile, data, t, out / t, seed, overrides)
+        run_dir = run_main(profile, data, t, out / t, seed, overrides, retrain=retrain)
         rows.append(summary_row(t, json.loads((run_dir / "metrics.json").read_text())))
         df = pd.DataFrame(rows); df.to_csv(out / "summary.csv", index=False)   # written after each target: a partial table survives
     return df
@@ -65,6 +84,8 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--out", help="run folder (default runs/TARGET_PROFILE)")
     r.add_argument("--seed", type=int, default=0)
     r.add_argument("--set", action="append", default=[], metavar="KEY=JSON", help="override a config key, e.g. --set epochs=3")
+    r.add_argument("--retrain", action="store_true", help="delete the run folder's model, checkpoint and results and train from scratch "
+                   "(otherwise a finished folder is never changed)")
     e = sub.add_parser("evaluate", help="re-evaluate a saved run folder")
     e.add_argument("run_dir")
     t = sub.add_parser("tune", help="grid search (Table 2) or Optuna TPE with pruning; resumable")
@@ -127,11 +148,11 @@ def main(argv=None) -> int:
         elif args.command == "run":
             from convda.evaluate import print_metrics_table
             if args.target == "all":
-                df = run_all(args.profile, args.data, args.out, args.seed, _overrides(args.set))
+                df = run_all(args.profile, args.data, args.out, args.seed, _overrides(args.set), retrain=args.retrain)
                 out = Path(args.out) if args.out else Path("runs") / f"all_{args.profile}"
                 print(df.to_string(index=False, float_format=lambda v: f"{v:.4f}")); print(f"summary:    {out / 'summary.csv'}")
                 return 0
-            run_dir = run_main(args.profile, args.data, args.target, args.out, args.seed, _overrides(args.set))
+            run_dir = run_main(args.profile, args.data, args.target, args.out, args.seed, _overrides(args.set), retrain=args.retrain)
             metrics = json.loads((run_dir / "metrics.json").read_text())
             print(print_metrics_table(metrics))
             print(f"run folder: {run_dir}\nfigures:    {run_dir / 'figures'}")
@@ -160,7 +181,7 @@ def main(argv=None) -> int:
             print(f"serving the dashboard on http://{args.address}:{args.port}/ (Ctrl-C stops it)")
             serve(args.run_dirs, port=args.port, address=args.address, show=args.show)
     except ConvdaError as err:
-        print(f"convda {args.command}: error: {err}", file=sys.stderr); return 2
+        print(f"convda {args.command}: error: " + " ".join(str(err).split()), file=sys.stderr); return 2   # one line
     except KeyboardInterrupt:
         print(f"convda {args.command}: interrupted; run the same command again to resume", file=sys.stderr); return 130
     return 0

@@ -10,8 +10,9 @@ from typing import Any, get_type_hints
 import numpy as np
 
 # %% auto #0
-__all__ = ['DIMS', 'LAYER_THICKNESS', 'TARGETS', 'FORCING', 'TRANSECT_ROWS', 'UNITS', 'ConvdaError', 'DataError', 'ConfigError',
-           'TrainingError', 'Config', 'RunConfig', 'set_seed', 'get_logger', 'drop_file_handler', 'data_dir']
+__all__ = ['DIMS', 'LAYER_THICKNESS', 'TARGETS', 'FORCING', 'TRANSECT_ROWS', 'UNITS', 'LOSS_NAMES', 'RUN_RULES', 'ConvdaError',
+           'DataError', 'ConfigError', 'TrainingError', 'Config', 'Rule', 'Number', 'Choice', 'Flag', 'Text', 'Day',
+           'Items', 'LossSpec', 'check_fields', 'RunConfig', 'set_seed', 'get_logger', 'drop_file_handler', 'data_dir']
 
 # %% ../nbs/00_core.ipynb #95190471
 DIMS = ("time", "layer", "y", "x")
@@ -102,6 +103,123 @@ class Config:
         except json.JSONDecodeError as err: raise ConfigError(f"not valid JSON ({err})", file=str(path)) from None
         return cls.from_dict(d, source=str(path))
 
+# %% ../nbs/00_core.ipynb #3d465753
+class Rule:
+    "How one configuration value is checked: `check(name, value)` returns it (normalised) or raises ConfigError."
+    def __init__(self, optional: bool = False): self.optional = optional
+    def expected(self) -> str: return "a value"
+    def check(self, name: str, value):
+        "The value, normalised (lists to tuples, ints to floats), or a ConfigError naming `name`."
+        if value is None:
+            if self.optional: return None
+            raise ConfigError("no value (null)", variable=name, expected=self.expected())
+        return self._check(name, value)
+    def _fail(self, name, what): raise ConfigError(f"{name} {what}", variable=name, expected=self.expected() + (" or null" if self.optional else ""))
+    def _check(self, name, value): return value
+    def bad_values(self) -> list:
+        "Values this rule refuses: one of the wrong type, then any out of its range (what the tests feed it)."
+        return []
+
+class Number(Rule):
+    "An int or a float within [lo, hi] (bounds open where asked); floats must be finite, bools are no numbers."
+    def __init__(self, kind=int, lo=None, hi=None, lo_open=False, hi_open=False, optional=False):
+        super().__init__(optional); self.kind, self.lo, self.hi, self.lo_open, self.hi_open = kind, lo, hi, lo_open, hi_open
+    def expected(self):
+        name = "an integer" if self.kind is int else "a finite number"
+        if self.lo is not None and self.hi is not None:
+            return f"{name} in {'(' if self.lo_open else '['}{self.lo:g}, {self.hi:g}{')' if self.hi_open else ']'}"
+        if self.lo is not None: return f"{name} {'>' if self.lo_open else '>='} {self.lo:g}"
+        if self.hi is not None: return f"{name} {'<' if self.hi_open else '<='} {self.hi:g}"
+        return name
+    def _check(self, name, value):
+        if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+            self._fail(name, f"has the wrong type ({type(value).__name__}: {value!r})")
+        if not np.isfinite(value): self._fail(name, f"is not finite ({value!r})")
+        if self.kind is int:
+            if float(value) != int(value): self._fail(name, f"is not a whole number ({value!r})")
+            value = int(value)
+        else: value = float(value)
+        low = self.lo is not None and (value <= self.lo if self.lo_open else value < self.lo)
+        high = self.hi is not None and (value >= self.hi if self.hi_open else value > self.hi)
+        if low or high: self._fail(name, f"is out of range ({value!r})")
+        return value
+    def bad_values(self):
+        out = ["1e-3x"]
+        if self.lo is not None: out.append(self.lo if self.lo_open else self.lo - 1)
+        if self.hi is not None: out.append(self.hi if self.hi_open else self.hi + 1)
+        if self.kind is int: out.append(1.5)
+        else: out.append(float("nan"))
+        return out
+
+class Choice(Rule):
+    "One of a fixed set of strings."
+    def __init__(self, *choices, optional=False): super().__init__(optional); self.choices = choices
+    def expected(self): return "one of " + ", ".join(repr(c) for c in self.choices)
+    def _check(self, name, value):
+        if not isinstance(value, str): self._fail(name, f"has the wrong type ({type(value).__name__}: {value!r})")
+        if value not in self.choices: raise ConfigError(f"unknown {name} {value!r}", variable=name, expected=self.expected())
+        return value
+    def bad_values(self): return [7, "no-such-choice"]
+
+class Flag(Rule):
+    "true or false (0/1 and strings are refused: `--set eq6=false`, not `eq6=0`)."
+    def expected(self): return "true or false"
+    def _check(self, name, value):
+        if not isinstance(value, (bool, np.bool_)): self._fail(name, f"has the wrong type ({type(value).__name__}: {value!r})")
+        return bool(value)
+    def bad_values(self): return ["yes", 2]
+
+class Text(Rule):
+    "A string (non-empty unless `empty`)."
+    def __init__(self, empty=False, optional=False): super().__init__(optional); self.empty = empty
+    def expected(self): return "a string" if self.empty else "a non-empty string"
+    def _check(self, name, value):
+        if not isinstance(value, str): self._fail(name, f"has the wrong type ({type(value).__name__}: {value!r})")
+        if not self.empty and not value.strip(): self._fail(name, "is empty")
+        return value
+    def bad_values(self): return [3] + ([] if self.empty else [""])
+
+class Day(Rule):
+    "A calendar day written YYYY-MM-DD."
+    def expected(self): return "a day such as '2019-12-31'"
+    def _check(self, name, value):
+        if not isinstance(value, str): self._fail(name, f"has the wrong type ({type(value).__name__}: {value!r})")
+        try: np.datetime64(value.strip(), "D")
+        except ValueError: self._fail(name, f"is not a day ({value!r})")
+        return value
+    def bad_values(self): return [20191231, "2019-13-45"]
+
+class Items(Rule):
+    "A list of values that each pass `item` (stored as a tuple), with at least `min_len` of them."
+    def __init__(self, item: Rule, min_len: int = 0, optional=False): super().__init__(optional); self.item, self.min_len = item, min_len
+    def expected(self): return f"a list of {'at least ' + str(self.min_len) + ' ' if self.min_len else ''}values, each {self.item.expected()}"
+    def _check(self, name, value):
+        if not isinstance(value, (list, tuple)): self._fail(name, f"has the wrong type ({type(value).__name__}: {value!r})")
+        if len(value) < self.min_len: self._fail(name, f"has {len(value)} values")
+        return tuple(self.item.check(f"{name}[{i}]", v) for i, v in enumerate(value))
+    def bad_values(self): return [5, [self.item.bad_values()[-1]]] + ([[]] if self.min_len else [])
+
+LOSS_NAMES = ("mse", "denseweight", "lds")        # convda.losses.LOSSES
+
+class LossSpec(Rule):
+    "'mse', or 'denseweight' / 'lds' with options 'name:key=value,...'."
+    def expected(self): return f"one of {', '.join(LOSS_NAMES)}, options after ':' as key=value (e.g. 'denseweight:alpha=1')"
+    def _check(self, name, value):
+        if not isinstance(value, str): self._fail(name, f"has the wrong type ({type(value).__name__}: {value!r})")
+        loss, _, opts = value.partition(":")
+        if loss not in LOSS_NAMES: self._fail(name, f"names an unknown loss ({loss!r})")
+        if any("=" not in kv or not kv.split("=", 1)[0].strip() for kv in filter(None, opts.split(","))):
+            self._fail(name, f"has malformed options ({opts!r})")
+        return value
+    def bad_values(self): return [1, "mae", "lds:sigma"]
+
+def check_fields(cfg, rules: dict) -> None:
+    "Check (and normalise in place) every field of the dataclass `cfg` by its rule in `rules`; a field without a rule is an error."
+    for f in dataclasses.fields(cfg):
+        if f.name not in rules: raise ConfigError(f"{type(cfg).__name__}.{f.name} has no validation rule", variable=f.name,
+                                                  expected="an entry in the rules table of its configuration")
+        setattr(cfg, f.name, rules[f.name].check(f.name, getattr(cfg, f.name)))
+
 # %% ../nbs/00_core.ipynb #4eb74ccf
 @dataclasses.dataclass
 class RunConfig(Config):
@@ -152,31 +270,32 @@ class RunConfig(Config):
     train_minutes: float = 0.0           # sequence mode: stop training after this many minutes of wall time (0 = no limit)
 
     def __post_init__(self):
-        "Validate values that have a fixed set of choices."
-        if self.target not in TARGETS: raise ConfigError(f"unknown target {self.target!r}", variable="target", expected=f"one of {TARGETS}")
-        if self.storm_mode not in ("exclude", "clip"): raise ConfigError(f"unknown storm_mode {self.storm_mode!r}", variable="storm_mode", expected="'exclude' or 'clip'")
-        for k in ("train_years", "val_years", "test_years", "window", "batch_size", "epochs"):
-            if getattr(self, k) < 1: raise ConfigError(f"{k} must be >= 1", variable=k, expected="a positive integer")
-        if self.mode not in ("window", "sequence"): raise ConfigError(f"unknown mode {self.mode!r}", variable="mode", expected="'window' or 'sequence'")
-        if self.lead < 0: raise ConfigError("lead must be >= 0", variable="lead", expected="0 or 1")
-        if self.head_init not in ("auto", "glorot", "mean"): raise ConfigError(f"unknown head_init {self.head_init!r}", variable="head_init", expected="'auto', 'glorot' or 'mean'")
-        if self.head_activation not in ("auto", "relu", "softplus"): raise ConfigError(f"unknown head_activation {self.head_activation!r}", variable="head_activation", expected="'auto', 'relu' or 'softplus'")
-        if self.lr_schedule not in ("constant", "cosine"): raise ConfigError(f"unknown lr_schedule {self.lr_schedule!r}", variable="lr_schedule", expected="'constant' or 'cosine'")
-        if not 0.0 <= self.adam_beta1 < 1.0: raise ConfigError(f"adam_beta1 must be in [0, 1), got {self.adam_beta1}", variable="adam_beta1", expected="a decay rate such as 0.9 (Keras' default) or 0.7")
-        if self.precise_bn < 0: raise ConfigError("precise_bn must be >= 0", variable="precise_bn", expected="a number of training samples, 0 to turn it off")
-        # --- the paper's settings: optimizer epsilon, test period ---
-        if not self.adam_epsilon > 0: raise ConfigError(f"adam_epsilon must be > 0, got {self.adam_epsilon}", variable="adam_epsilon", expected="a small positive number such as 1e-7 (Keras) or 1e-8 (the paper)")
-        days = {}
-        for k in ("test_start", "test_end"):
-            if getattr(self, k) is None: continue
-            try: days[k] = np.datetime64(str(getattr(self, k)), "D")
-            except ValueError: raise ConfigError(f"{k} {getattr(self, k)!r} is not a day", variable=k, expected="an ISO day such as '2018-06-01'") from None
-        if len(days) == 2 and days["test_end"] < days["test_start"]:
-            raise ConfigError(f"test_end {self.test_end} is before test_start {self.test_start}", variable="test_end", expected="a day at or after test_start")        # --- static inputs and memory ---
-        if isinstance(self.static_inputs, str) or len(set(self.static_inputs)) != len(self.static_inputs) or not all(isinstance(n, str) for n in self.static_inputs):
+        "Check the type and range of every field by its rule in `RUN_RULES` (lists become tuples, ints become floats), then the rules that tie fields together."
+        check_fields(self, RUN_RULES)
+        if self.test_start is not None and self.test_end is not None and np.datetime64(self.test_end, "D") < np.datetime64(self.test_start, "D"):
+            raise ConfigError(f"test_end {self.test_end} is before test_start {self.test_start}", variable="test_end", expected="a day at or after test_start")
+        if len(set(self.static_inputs)) != len(self.static_inputs):
             raise ConfigError(f"static_inputs must be distinct map names, got {self.static_inputs!r}", variable="static_inputs", expected="e.g. ('soil_thickness', 'capacity')")
-        if self.train_minutes < 0: raise ConfigError("train_minutes must be >= 0", variable="train_minutes", expected="0 (no limit) or minutes")
-        if self.spinup_days < 0: raise ConfigError("spinup_days must be >= 0", variable="spinup_days", expected="0 (none) or a number of days such as 365")
+
+# %% ../nbs/00_core.ipynb #94d6b60a
+_unit = lambda: Number(float, 0, 1, hi_open=True)        # a fraction in [0, 1)
+RUN_RULES = dict(
+    target=Choice(*TARGETS), data=Text(optional=True),
+    train_years=Number(int, 1), val_years=Number(int, 1), test_years=Number(int, 1), test_end=Day(optional=True),
+    window=Number(int, 1), lead=Number(int, 0), scale_target=Flag(),
+    storm_dates=Items(Day()), storm_mode=Choice("exclude", "clip"), clip_quantile=Number(float, 0, 1, lo_open=True),
+    eq6=Flag(), eq6_tolerance=_unit(),
+    filters=Items(Number(int, 1), min_len=1), kernel=Number(int, 1), head_kernel=Number(int, 1),
+    dropout=_unit(), recurrent_dropout=_unit(), lr=Number(float, 0, 1, lo_open=True),
+    batch_size=Number(int, 1), epochs=Number(int, 1), patience=Number(int, 0), loss=LossSpec(),
+    seed=Number(int, 0, 2**32 - 1), max_train_samples=Number(int, 1, optional=True), profile=Text(),
+    mode=Choice("window", "sequence"), chunk_days=Number(int, 1), chunk_batch=Number(int, 1), precise_bn=Number(int, 0),
+    head_init=Choice("auto", "glorot", "mean"), head_activation=Choice("auto", "relu", "softplus"),
+    lr_schedule=Choice("constant", "cosine"), adam_beta1=_unit(),
+    adam_epsilon=Number(float, 0, 1, lo_open=True), test_start=Day(optional=True),
+    static_inputs=Items(Text()), mask_channel=Flag(), spinup_days=Number(int, 0), stream_predict=Flag(),
+    train_minutes=Number(float, 0),
+)
 
 # %% ../nbs/00_core.ipynb #58c9d74f
 def set_seed(seed: int, deterministic: bool = True) -> None:

@@ -17,9 +17,9 @@ from .core import DataError, FORCING, LAYER_THICKNESS, UNITS
 # %% auto #0
 __all__ = ['FORCING_NAMES', 'GRID_NAMES', 'STATIC_NAMES', 'PARAM_NAMES', 'DIM_ALIASES', 'TIME_UNITS', 'OUTPUT_STANDARD',
            'WFLOW_STATES', 'STATE_STANDARD', 'INPUT_KEYS', 'read_toml', 'find_toml', 'toml_names', 'run_files',
-           'open_nc', 'to_grid', 'candidates', 'resolve', 'check_dims', 'fix_static', 'basin_mask', 'open_static',
-           'open_forcing', 'open_output', 'open_gauges', 'check_same_grid', 'common_times', 'open_run', 'open_states',
-           'make_toml', 'write_run', 'read_params', 'example_run_data']
+           'open_nc', 'check_unique_times', 'to_grid', 'candidates', 'resolve', 'check_dims', 'fix_static',
+           'basin_mask', 'open_static', 'open_forcing', 'open_output', 'open_gauges', 'check_same_grid', 'common_times',
+           'open_run', 'open_states', 'make_toml', 'write_run', 'read_params', 'example_run_data']
 
 # %% ../nbs/04_io.ipynb #c229b76c
 def _n(v0=(), v1=(), files=(), units="1"):
@@ -196,9 +196,20 @@ def _layer_index(layer: xr.DataArray, file) -> np.ndarray:
         if np.array_equal(v, np.arange(base, base + n)): return np.arange(n)
     raise DataError(f"unexpected layer coordinate {v.tolist()}", file=str(file), variable="layer", expected="0..n-1 or 1..n")
 
+def check_unique_times(ds: xr.Dataset, file=None) -> xr.Dataset:
+    "Raise DataError when a time step appears more than once in `ds` (read from `file`); returns `ds`."
+    if "time" not in ds.coords: return ds
+    t = pd.Index(np.asarray(ds["time"].values).ravel())
+    dup = t[t.duplicated()].unique()
+    if len(dup):
+        show = ", ".join(str(d)[:10] for d in dup[:3]) + (f" and {len(dup) - 3} more" if len(dup) > 3 else "")
+        raise DataError(f"{len(dup)} time step(s) appear more than once ({show})", file=str(file), variable="time",
+                        expected="each day once on the time axis")
+    return ds
+
 def to_grid(ds: xr.Dataset, file=None, static: bool = False) -> xr.Dataset:
     "Rename dims to y/x, put y descending, number layers 0..n-1, drop spatial_ref; `static`: time -> month."
-    ds = ds.drop_vars([v for v in ("spatial_ref", "crs") if v in ds.variables])
+    ds = check_unique_times(ds.drop_vars([v for v in ("spatial_ref", "crs") if v in ds.variables]), file)
     ds = ds.rename({k: v for k, v in DIM_ALIASES.items() if k in ds.dims or k in ds.variables})
     if static and "time" in ds.dims: ds = ds.rename({"time": "month"})
     for d in ("y", "x"):
@@ -308,7 +319,7 @@ def _gauge_candidates(scalar_entries: list) -> list[str]:
 
 def open_gauges(file, scalar_entries: list | None = None) -> xr.Dataset:
     "Gauge discharge `q_gauge` (time, gauge) in m3/s, plus (time,) series, from a Wflow.jl scalar output file."
-    src = open_nc(file, "scalar output file")
+    src = check_unique_times(open_nc(file, "scalar output file"), file)
     names = list(dict.fromkeys(_gauge_candidates(scalar_entries or []) + ["q_gauge", "Q", "river_q"]))
     hit = next((n for n in names if n in src.data_vars and src[n].ndim == 2 and "time" in src[n].dims), None)
     out = {v: _with_units(src[v], None) for v in src.data_vars if src[v].dims == ("time",)}

@@ -14,12 +14,13 @@ from .core import (ConfigError, DataError, RunConfig, LAYER_THICKNESS, TARGETS, 
 _log = logging.getLogger("convda.preprocess")
 
 # %% auto #0
-__all__ = ['FIT_SAMPLES', 'LAYER_TOPS', 'CHANNELS', 'synthetic_run', 'yeo_johnson', 'yeo_johnson_inverse', 'subsample_values',
-           'fit_yeo_johnson', 'Scalers', 'data_years', 'split_periods', 'target_variable', 'target_array',
-           'layer_thickness', 'eq6_capacity', 'saturated_layer', 'apply_eq6', 'undo_eq6', 'missing_days',
-           'sample_indices', 'storm_days', 'fit_input_scalers', 'scale_inputs', 'static_channel_names', 'static_maps',
-           'static_channels', 'InputStack', 'Prepared', 'basin_mask', 'prepare', 'to_physical', 'window_days',
-           'scaled_input_values', 'plot_scaled_inputs', 'window_offsets', 'make_tf_dataset']
+__all__ = ['FIT_SAMPLES', 'LAYER_TOPS', 'CHANNELS', 'SPLIT_LOSS_WARN', 'SPLIT_LOSS_ERROR', 'synthetic_run', 'yeo_johnson',
+           'yeo_johnson_inverse', 'subsample_values', 'fit_yeo_johnson', 'Scalers', 'data_years', 'split_periods',
+           'target_variable', 'target_array', 'layer_thickness', 'eq6_capacity', 'saturated_layer', 'apply_eq6',
+           'undo_eq6', 'missing_days', 'sample_indices', 'storm_days', 'fit_input_scalers', 'scale_inputs',
+           'static_channel_names', 'static_maps', 'static_channels', 'InputStack', 'Prepared', 'basin_mask',
+           'check_split_loss', 'prepare', 'to_physical', 'window_days', 'scaled_input_values', 'plot_scaled_inputs',
+           'window_offsets', 'make_tf_dataset']
 
 # %% ../nbs/10_preprocess.ipynb #e7f6d91b
 def _ema(x, alpha):
@@ -446,6 +447,23 @@ def _check_times(times):
     if len(times) < 2 or not (np.diff(times.values) == np.timedelta64(1, "D")).all():
         raise DataError("time axis is not consecutive daily steps", variable="time", expected="daily data without gaps")
 
+SPLIT_LOSS_WARN, SPLIT_LOSS_ERROR = 0.25, 0.75   # fractions of a split's samples lost to missing data
+
+def check_split_loss(indices: dict, dropped: dict, periods: dict, times, missing: dict) -> None:
+    "Log a WARNING when a split loses over a quarter of its samples to missing data, raise DataError over three quarters; both name the split and the variables."
+    times = pd.DatetimeIndex(times)
+    for k, idx in indices.items():
+        lost = dropped.get(k, 0); n = len(idx) + lost
+        if n == 0 or lost <= SPLIT_LOSS_WARN * n: continue
+        a, b = periods[k]; inside = np.asarray((times >= a) & (times <= b))
+        days = {v: int(np.asarray(m)[inside].sum()) for v, m in missing.items() if np.asarray(m)[inside].any()}
+        what = ", ".join(f"{v} missing on {d} days" for v, d in days.items()) or "missing days just before the period"
+        msg = f"the {k} split ({a.date()}..{b.date()}) lost {lost} of its {n} samples to missing data ({what})"
+        if lost > SPLIT_LOSS_ERROR * n:
+            raise DataError(msg, variable=", ".join(days) or None,
+                            expected=f"data on most days of the {k} period: fill the gaps, or choose other train/val/test years or test_end")
+        _log.warning(msg)
+
 # %% ../nbs/10_preprocess.ipynb #55e210d4
 def prepare(ds: xr.Dataset, cfg: RunConfig | None = None) -> Prepared:
     "Scaled inputs, model-space target, splits and samples of the run `ds` for `cfg` (see contract)."
@@ -462,11 +480,13 @@ def prepare(ds: xr.Dataset, cfg: RunConfig | None = None) -> Prepared:
     y_phys[:, ~mask] = np.nan
     cells = {n: mask for n in CHANNELS}
     cells["q_river"] = mask & np.isfinite(raw["q_river"]).any(0)
-    bad_in = np.zeros(len(times), bool)
-    for n in CHANNELS: bad_in |= missing_days(raw[n], cells[n])
+    missing = {n: missing_days(raw[n], cells[n]) for n in CHANNELS}
     bad_target = missing_days(y_phys, mask)
+    missing[target_variable(cfg.target)[0]] = bad_target
+    bad_in = np.logical_or.reduce([missing[n] for n in CHANNELS])
     periods = split_periods(times, cfg, missing=bad_in | bad_target)     # training years = years of data
     indices, dropped = sample_indices(times, periods, bad_in, bad_target, cfg.window, cfg.lead)
+    check_split_loss(indices, dropped, periods, times, missing)
     for k, v in indices.items():
         if len(v) == 0: raise ConfigError(f"no {k} samples left ({dropped[k]} dropped for missing data)",
                                           variable=f"{k} period {periods[k][0].date()}..{periods[k][1].date()}")

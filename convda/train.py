@@ -9,12 +9,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import keras
-from .core import ConfigError, DataError, TrainingError, RunConfig, get_logger, set_seed, drop_file_handler
+from .core import ConfigError, ConvdaError, DataError, TrainingError, RunConfig, get_logger, set_seed, drop_file_handler
 from .model import model_from_config, init_head, head_init_for, optimizer_for
 
 # %% auto #0
-__all__ = ['nonfinite_weights', 'NaNGuard', 'ResumableEarlyStopping', 'EpochLog', 'train_target_mean', 'recalibrate_batchnorm',
-           'PreciseBatchNorm', 'fit', 'run_dir_state', 'train_run']
+__all__ = ['FINGERPRINT', 'RETRAIN_HINT', 'nonfinite_weights', 'NaNGuard', 'ResumableEarlyStopping', 'EpochLog',
+           'train_target_mean', 'recalibrate_batchnorm', 'PreciseBatchNorm', 'fit', 'run_dir_state', 'clear_run_dir',
+           'data_fingerprint', 'train_run']
 
 # %% ../nbs/12_train.ipynb #1783b05f
 def nonfinite_weights(model) -> list[str]:
@@ -201,53 +202,114 @@ def fit(prep, cfg: RunConfig, run_dir, verbose=1, callbacks=None, log: logging.L
 
 # %% ../nbs/12_train.ipynb #5c045072
 _RUN_OUTPUTS = ("model.keras", "history.csv", "predictions.nc", "metrics.json")
+FINGERPRINT = "data_fingerprint.json"
+RETRAIN_HINT = "overwrite=True (`convda run --retrain`) to retrain from scratch, or another run folder (`--out`)"
+
+def _model_readable(path: Path) -> None:
+    "Raise DataError unless `path` is a Keras archive (a zip file), without loading it."
+    import zipfile
+    if not zipfile.is_zipfile(path):
+        raise DataError("the saved model cannot be read (not a Keras .keras archive)", file=str(path), variable="model.keras",
+                        expected=f"a model saved by convda; {RETRAIN_HINT}")
 
 def run_dir_state(run_dir, cfg: RunConfig, overwrite: bool = False) -> str:
-    "'new', 'resume' or 'finished' for training `cfg` into `run_dir`; a ConfigError if it holds another run."
+    "'new', 'resume', 'evaluate' (model saved, evaluation missing) or 'finished' for training `cfg` into `run_dir`; a ConfigError if it holds another run. Changes nothing."
     run_dir = Path(run_dir)
-    if overwrite:
-        shutil.rmtree(run_dir / "backup", ignore_errors=True)
-        for f in _RUN_OUTPUTS: (run_dir / f).unlink(missing_ok=True)
-        return "new"
-    state = ("finished" if (run_dir / "model.keras").exists() else
+    if overwrite: return "new"
+    state = (("finished" if (run_dir / "metrics.json").exists() else "evaluate") if (run_dir / "model.keras").exists() else
              "resume" if _resume_epoch(run_dir / "backup") > 0 else "new")
     if state == "new": return state
+    if state in ("finished", "evaluate"): _model_readable(run_dir / "model.keras")
     cfg_file = run_dir / "config.json"
     old = json.loads(cfg_file.read_text()) if cfg_file.exists() else {}
     new = cfg.to_dict()
     defaults = RunConfig().to_dict()                      # a key an older run folder lacks counts as its default
     diff = sorted(k for k in set(old) | set(new) if old.get(k, defaults.get(k, "<missing>")) != new.get(k, "<missing>"))
     if diff:
-        what = "a finished model (model.keras)" if state == "finished" else "an interrupted fit (backup/)"
+        what = "an interrupted fit (backup/)" if state == "resume" else "a finished model (model.keras)"
         raise ConfigError(f"the run folder holds {what} trained with another configuration "
                           f"(differs in {', '.join(f'{k}: {old.get(k)!r} -> {new.get(k)!r}' for k in diff)})",
-                          file=str(run_dir), expected="another run folder, or overwrite=True to retrain from scratch")
+                          file=str(run_dir), expected=RETRAIN_HINT)
     return state
 
+def clear_run_dir(run_dir) -> None:
+    "Delete what a fit leaves in `run_dir` (model, checkpoint, learning curve, predictions, metrics, data fingerprint) before a retrain."
+    run_dir = Path(run_dir)
+    shutil.rmtree(run_dir / "backup", ignore_errors=True)
+    for f in (*_RUN_OUTPUTS, FINGERPRINT): (run_dir / f).unlink(missing_ok=True)
+
+# %% ../nbs/12_train.ipynb #42cbeb91
+def data_fingerprint(ds, cfg: RunConfig) -> dict:
+    "SHA-256 of each variable a run of `cfg` reads from `ds` (forcing, q_river, the target's variable, static maps, the days)."
+    import hashlib
+    from convda.preprocess import CHANNELS, target_variable
+    names = [*CHANNELS, target_variable(cfg.target)[0]] + sorted(v for v in ds.data_vars if "time" not in ds[v].dims)
+    out = {}
+    for v in dict.fromkeys(["time", *names]):
+        if v not in ds.variables: continue
+        a = np.ascontiguousarray(ds[v].values)
+        h = hashlib.sha256(f"{a.dtype.str}{a.shape}".encode()); h.update(a.tobytes())
+        out[v] = h.hexdigest()
+    return out
+
+def _data_changes(run_dir: Path, fingerprint: dict, scalers) -> list[str]:
+    "What differs between the data `run_dir` was trained on and the data now: variable names ([] when none, or nothing to compare with)."
+    f = run_dir / FINGERPRINT
+    if f.exists():
+        old = json.loads(f.read_text())
+        return sorted(k for k in set(old) | set(fingerprint) if old.get(k) != fingerprint.get(k))
+    g = run_dir / "scalers.json"                          # a folder written before fingerprints: its scalers tell
+    if not g.exists(): return []
+    try: old = json.loads(g.read_text()).get("scalers", {})
+    except (json.JSONDecodeError, AttributeError): return ["scalers.json (unreadable)"]
+    new = json.loads(json.dumps(scalers.params))
+    return sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
+
+def _changed_data_error(run_dir: Path, state: str, changed: list[str]) -> ConvdaError:
+    "The refusal of a run folder whose data changed since its fit: it names the variables and how to retrain."
+    what = "an interrupted fit (backup/)" if state == "resume" else "a finished model (model.keras)"
+    return DataError(f"the data differ from those the run folder's {what} was trained on; nothing in the folder was changed",
+                     file=str(run_dir), variable=", ".join(changed), expected=RETRAIN_HINT)
+
 def train_run(ds, cfg: RunConfig, run_dir, verbose=1, overwrite: bool = False, callbacks=None) -> Path:
-    "Prepare `ds`, fit (or resume), predict the test period and write a complete run folder; returns its path."
+    "Prepare `ds`, fit (or resume), predict the test period and write a complete run folder; returns its path. A finished folder is never changed unless `overwrite`."
     from convda.preprocess import prepare
     from convda.evaluate import predict, write_evaluation
     run_dir = Path(run_dir)
-    state = run_dir_state(run_dir, cfg, overwrite)
+    state = run_dir_state(run_dir, cfg, overwrite)       # refuses another configuration before any data is read
+    if isinstance(ds, (str, Path)):
+        from convda.io import open_run
+        if cfg.data is None: cfg = cfg.replace(data=str(Path(ds).resolve()))
+        ds = open_run(ds)
+    prep = prepare(ds, cfg)                               # bad data fails here, before the folder is touched
+    fingerprint = data_fingerprint(ds, cfg)
+    if state != "new" and (changed := _data_changes(run_dir, fingerprint, prep.scalers)):
+        raise _changed_data_error(run_dir, state, changed)
+    if state == "finished":                               # nothing to do, and nothing is written (not even to log.txt)
+        get_logger("convda.train").warning(
+            f"{run_dir} holds a finished run with the same configuration and data: nothing retrained or rewritten "
+            f"(`convda evaluate {run_dir}` re-evaluates it; {RETRAIN_HINT})")
+        return run_dir
+    if overwrite: clear_run_dir(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     log = get_logger("convda.train", run_dir / "log.txt")
     try:
-        if isinstance(ds, (str, Path)):
-            from convda.io import open_run
-            if cfg.data is None: cfg = cfg.replace(data=str(Path(ds).resolve()))
-            ds = open_run(ds)
-        cfg.to_json(run_dir / "config.json")
+        if state == "new": cfg.to_json(run_dir / "config.json")
+        if state == "new" or not (run_dir / "scalers.json").exists(): prep.scalers.to_json(run_dir / "scalers.json")
+        if state == "new" or not (run_dir / FINGERPRINT).exists():
+            (run_dir / FINGERPRINT).write_text(json.dumps(fingerprint, indent=2) + "\n")
+        if not (run_dir / "figures" / "fig5_scaled_inputs.png").exists():   # Figure 5: the inputs after scaling
+            from convda.preprocess import plot_scaled_inputs; plot_scaled_inputs(prep, run_dir / "figures" / "fig5_scaled_inputs.png")
         log.info(f"run {run_dir} ({state}): target {cfg.target}, data {cfg.data}")
-        prep = prepare(ds, cfg)
-        prep.scalers.to_json(run_dir / "scalers.json")
-        from convda.preprocess import plot_scaled_inputs; plot_scaled_inputs(prep, run_dir / "figures" / "fig5_scaled_inputs.png")   # Figure 5
         log.info("samples: " + ", ".join(f"{k}={len(v)}" for k, v in prep.indices.items())
                  + f"; dropped: {prep.dropped}")
-        if state == "finished":
-            log.warning(f"{run_dir / 'model.keras'} exists with the same configuration: not retrained "
-                        "(overwrite=True retrains); re-evaluating it")
-            model, hist = keras.saving.load_model(run_dir / "model.keras"), _history_frame(run_dir / "history.csv")
+        if state == "evaluate":
+            log.info(f"{run_dir / 'model.keras'} exists with the same configuration and data: not retrained; evaluating it")
+            try: model = keras.saving.load_model(run_dir / "model.keras")
+            except Exception as err:
+                raise DataError(f"the saved model cannot be loaded ({type(err).__name__}: {err})", file=str(run_dir / "model.keras"),
+                                variable="model.keras", expected=f"a model saved by convda; {RETRAIN_HINT}") from None
+            hist = _history_frame(run_dir / "history.csv")
         else:
             if cfg.mode == "sequence":                      # each day computed once (convda.sequence, issue 7)
                 from convda.sequence import fit_sequence

@@ -19,10 +19,11 @@ warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed to b
 
 # %% auto #0
 __all__ = ['HYPERPARAMS', 'GRIDS', 'TUNING_PROFILES', 'CLAIM_S', 'load_grid', 'grid_points', 'point_key', 'default_storage',
-           'make_storage', 'requeue_trial', 'recover_stale_trials', 'make_pruner', 'load_search', 'open_search',
-           'suggest_params', 'run_trial', 'run_worker', 'run_search', 'quadratic_objective', 'trials_frame',
-           'eq7_spearman', 'spearman_table', 'spearman_matrix', 'plot_spearman', 'epochs_to_reach', 'compare_searches',
-           'ConvLSTMObjective', 'write_experiment', 'tuning_config', 'run_tuning', 'print_tuning_summary']
+           'storage_url', 'make_storage', 'requeue_trial', 'recover_stale_trials', 'make_pruner', 'load_search',
+           'open_search', 'suggest_params', 'run_trial', 'run_worker', 'run_search', 'quadratic_objective',
+           'trials_frame', 'eq7_spearman', 'spearman_table', 'spearman_matrix', 'plot_spearman', 'epochs_to_reach',
+           'compare_searches', 'ConvLSTMObjective', 'write_experiment', 'tuning_config', 'run_tuning',
+           'print_tuning_summary']
 
 # %% ../nbs/20_tuning.ipynb #d35df413
 HYPERPARAMS = ("batch_size", "epochs", "dropout", "recurrent_dropout", "lr")  # Table 2, in its order
@@ -80,7 +81,8 @@ def point_key(params: dict) -> str:
 
 # %% ../nbs/20_tuning.ipynb #786b3375
 def default_storage(out) -> str:
-    "The SQLite URL of `out/study.db`."
+    "The SQLite URL of `out/study.db` (the experiment folder `out` is made if needed)."
+    Path(out).mkdir(parents=True, exist_ok=True)
     return f"sqlite:///{(Path(out) / 'study.db').resolve()}"
 
 def _redact(url: str) -> str:
@@ -96,10 +98,34 @@ def _serialise_sqlite(engine) -> None:
     event.listen(engine, "connect", _connect); event.listen(engine, "begin", _begin)
     engine.dispose()                                          # connections opened before the listeners are dropped
 
+_PG_DRIVERS = ("psycopg2", "psycopg")                    # the dev extra installs psycopg2-binary
+
+def storage_url(url: str) -> str:
+    "Check a study storage URL and give `postgresql://` the PostgreSQL driver that is installed; refuse a SQLite file in a missing folder."
+    import importlib.util
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+    try: u = make_url(str(url))
+    except ArgumentError as err:
+        raise ConfigError(f"not a database URL ({err})", file=_redact(url), variable="storage",
+                          expected="an SQLAlchemy database URL such as sqlite:///study.db or postgresql://user:pw@host/db") from None
+    if u.get_backend_name() in ("postgresql", "postgres") and (u.drivername in ("postgresql", "postgres")):
+        driver = next((d for d in _PG_DRIVERS if importlib.util.find_spec(d) is not None), None)
+        if driver is None:
+            raise ConfigError("no PostgreSQL driver installed", file=_redact(url), variable="storage",
+                              expected="psycopg2 (pip install psycopg2-binary) or psycopg")
+        return f"postgresql+{driver}://" + str(url).split("://", 1)[1]
+    elif u.get_backend_name() == "sqlite" and u.database not in (None, "", ":memory:") and not u.database.startswith("file:"):
+        folder = Path(u.database).expanduser().parent
+        if not folder.is_dir():
+            raise ConfigError(f"the folder of the SQLite database does not exist ({folder})", file=_redact(url), variable="storage",
+                              expected="a database file in an existing folder (create the folder first)")
+    return str(url)
+
 def make_storage(url: str, heartbeat: int | None = 60, grace: int | None = None) -> optuna.storages.RDBStorage:
     "An Optuna RDB storage for `url` with heartbeats (dead trials are failed, and re-queued for a grid)."
+    url = storage_url(url)
     kw = {"connect_args": {"timeout": 120}} if url.startswith("sqlite") else {"pool_pre_ping": True}
-    if url.startswith("sqlite:///") and url != "sqlite:///:memory:": Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
     if heartbeat: kw_hb = dict(heartbeat_interval=int(heartbeat), grace_period=int(grace or 3 * heartbeat),
                                 heartbeat_stale_trial_callback=requeue_trial)
     else: kw_hb = {}
@@ -677,6 +703,7 @@ def run_tuning(method: str = "grid", profile: str = "quick", data=None, out=None
     if method not in ("grid", "optuna"): raise ConfigError(f"unknown method {method!r}", variable="method", expected="'grid' or 'optuna'")
     space = load_grid(grid if grid is not None else profile if profile in GRIDS else "quick")
     out = Path(out) if out else Path("runs") / f"tuning_{target}_{profile}_{method}"
+    if storage: storage = storage_url(storage)            # refused before the experiment folder is made
     out.mkdir(parents=True, exist_ok=True)
     storage = storage or default_storage(out)
     if data is None:
