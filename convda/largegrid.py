@@ -91,13 +91,14 @@ def prepare_lazy(ds: xr.Dataset, cfg: RunConfig | None = None, sample_days: int 
     has = np.asarray(tgt.notnull().any("time").compute().values)
     mask = mask & has
     if not mask.any(): raise DataError("no basin cell with a finite target", variable=var)
-    periods = split_periods(times, cfg)
     qr = _get(ds, "q_river").transpose("time", "y", "x")
     cells = {n: mask for n in CHANNELS}
     cells["q_river"] = mask & np.asarray(qr.notnull().any("time").compute().values)
     bad_in = np.zeros(len(times), bool)
     for n in CHANNELS: bad_in |= _missing_days_lazy(_get(ds, n).transpose("time", "y", "x"), cells[n])
-    indices, dropped = sample_indices(times, periods, bad_in, _missing_days_lazy(tgt, mask), cfg.window, cfg.lead)
+    bad_target = _missing_days_lazy(tgt, mask)
+    periods = split_periods(times, cfg, missing=bad_in | bad_target)     # training years = years of data, as in `prepare`
+    indices, dropped = sample_indices(times, periods, bad_in, bad_target, cfg.window, cfg.lead)
     for k, v in indices.items():
         if len(v) == 0: raise ConfigError(f"no {k} samples left ({dropped[k]} dropped for missing data)", variable=k)
     train_days = np.nonzero((times >= periods["train"][0]) & (times <= periods["train"][1]))[0]

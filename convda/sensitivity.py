@@ -11,6 +11,7 @@ import pandas as pd
 import xarray as xr
 from matplotlib.figure import Figure
 from .core import Config, ConfigError, ConvdaError, DataError, RunConfig, get_logger
+from .profiles import BEST_UTS0, PROFILES
 
 # %% auto #0
 __all__ = ['KINDS', 'SENSITIVITY_PROFILES', 'RUN_COLUMNS', 'SensitivitySpec', 'sensitivity_spec', 'run_config', 'slice_for',
@@ -49,8 +50,7 @@ class SensitivitySpec(Config):
 KINDS = {"train-years": "train_years", "window": "window"}   # kind -> the RunConfig field it varies
 
 _QUICK_RUN = dict(epochs=2, patience=2, val_years=1, test_years=1, filters=(8, 16), batch_size=4)
-_PAPER_RUN = dict(epochs=20, patience=5, val_years=2, test_years=1, filters=(32, 64), batch_size=4,
-                  dropout=0.1, recurrent_dropout=0.1, lr=1e-3)
+_PAPER_RUN = {**BEST_UTS0, **{k: v for k, v in PROFILES["paper"].items() if k not in KINDS.values()}, "filters": (32, 64)}   # the paper profile's run
 SENSITIVITY_PROFILES = {
     "quick": {
         "train-years": dict(settings=(9, 15, 21, 24), seeds=(0,), run={**_QUICK_RUN, "window": 8},
@@ -88,7 +88,8 @@ def run_config(spec: SensitivitySpec, setting: int, seed: int, **extra) -> RunCo
 def slice_for(ds: xr.Dataset, cfg: RunConfig) -> xr.Dataset:
     "`ds` from one year before the training period of `cfg` on (less work, same numbers)."
     from convda.preprocess import split_periods
-    start = split_periods(ds.indexes["time"], cfg)["train"][0] - pd.Timedelta(days=max(366, cfg.window + cfg.lead))
+    missing = ds["precip"].isnull().all([d for d in ds["precip"].dims if d != "time"]).values   # days without forcing (1997)
+    start = split_periods(ds.indexes["time"], cfg, missing=missing)["train"][0] - pd.Timedelta(days=max(366, cfg.window + cfg.lead))
     return ds.sel(time=slice(start, None)) if start > ds.indexes["time"][0] else ds
 
 def thin_days(prep, split: str, stride: int) -> np.ndarray:
