@@ -78,7 +78,7 @@ def main():
     import keras
     from convda.core import RunConfig, set_seed
     from convda.model import model_from_config, init_head, optimizer_for
-    from convda.train import train_target_mean
+    from convda.model import train_target_mean
     from convda.preprocess import make_tf_dataset
     from convda.evaluate import predict
     from convda.metrics import nse
@@ -113,7 +113,7 @@ def main():
     seq_pred = lambda m: predict_days(m, prep, "test")[1]
     SPACES = ("phys", "eq6") if cap is not None else ("phys",)
 
-    from convda.train import recalibrate_batchnorm
+    from convda.model import recalibrate_batchnorm
     train = make_tf_dataset(prep, "train", cfg.batch_size, shuffle=True, seed=cfg.seed).repeat()
     if a.target_nse is not None:
         nse_base, t_pred_base = dict(phys=a.target_nse), float("nan")

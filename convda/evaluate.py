@@ -14,46 +14,16 @@ from matplotlib.colors import TwoSlopeNorm
 from .core import ConvdaError, ConfigError, DataError, RunConfig, TRANSECT_ROWS
 from .metrics import (metrics_dict, nse, nse_map, rmse, season_of, saturation_metrics, eq6_ambiguity,
                             skill_score, best_reference)
+from .preprocess import preds_dataset, eq6_fields
 
 # %% auto #0
-__all__ = ['BASELINE_PREFIX', 'PAPER_DATES', 'RUN_FILES', 'preds_dataset', 'with_baselines', 'baseline_names', 'synthetic_preds',
-           'predict', 'add_baselines', 'eq6_fields', 'transect_rows', 'transect_series', 'plot_transects',
-           'default_dates', 'plot_delta_maps', 'plot_learning_curve', 'plot_target_distribution', 'compare_runs',
-           'evaluation_metrics', 'plot_nse_cell_maps', 'write_evaluation', 'print_metrics_table', 'check_run_dir',
-           'evaluate_run', 'check_scalers']
+__all__ = ['BASELINE_PREFIX', 'PAPER_DATES', 'RUN_FILES', 'with_baselines', 'baseline_names', 'synthetic_preds', 'predict',
+           'add_baselines', 'transect_rows', 'transect_series', 'plot_transects', 'default_dates', 'plot_delta_maps',
+           'plot_learning_curve', 'plot_target_distribution', 'compare_runs', 'evaluation_metrics',
+           'plot_nse_cell_maps', 'write_evaluation', 'print_metrics_table', 'check_run_dir', 'evaluate_run',
+           'check_scalers']
 
 # %% ../nbs/14_evaluate.ipynb #a2d866b7
-def preds_dataset(observed, predicted, times, y, x, mask, target: str = "uts0", units: str = "mm",
-                  capacity=None, predicted_eq6=None, **attrs) -> xr.Dataset:
-    "An evaluation dataset: `observed`, `predicted` (time, y, x) with NaN outside `mask`, and `mask`; for a `uts` target with Eq. 6 also `capacity` (y, x) and `predicted_eq6` (time, y, x)."
-    mask = np.asarray(mask, dtype=bool)
-    obs, pred = (np.where(mask, np.asarray(a, dtype=np.float32), np.float32(np.nan)).astype(np.float32)
-                 for a in (observed, predicted))
-    if obs.shape != pred.shape or obs.shape[1:] != mask.shape or len(times) != obs.shape[0]:
-        raise DataError("observed, predicted, times and mask do not fit together", variable="predictions",
-                        expected=f"observed/predicted (time, y, x) = {obs.shape}, mask {obs.shape[1:]}, {obs.shape[0]} times; "
-                                 f"got predicted {pred.shape}, mask {mask.shape}, {len(times)} times")
-    coords = {"time": pd.DatetimeIndex(times), "y": ("y", np.asarray(y), {"units": "m"}),
-              "x": ("x", np.asarray(x), {"units": "m"})}
-    dims = ("time", "y", "x")
-    ds = xr.Dataset({
-        "observed": (dims, obs, {"units": units, "long_name": f"wflow_sbm {target}"}),
-        "predicted": (dims, pred, {"units": units, "long_name": f"ConvLSTM {target}"}),
-        "mask": (("y", "x"), mask, {"long_name": "basin mask (True inside)"}),
-    }, coords=coords, attrs={"target": target, "units": units, **attrs})
-    if (capacity is None) != (predicted_eq6 is None):
-        raise DataError("Eq. 6 fields need both the capacity and the prediction before Eq. 6 is undone",
-                        variable="capacity/predicted_eq6", expected="both or neither")
-    if capacity is not None:
-        cap = np.broadcast_to(np.asarray(capacity, np.float32), mask.shape)
-        p6 = np.where(mask, np.asarray(predicted_eq6, np.float32), np.float32(np.nan)).astype(np.float32)
-        if p6.shape != obs.shape:
-            raise DataError("predicted_eq6 does not fit the observations", variable="predicted_eq6", expected=f"{obs.shape}, got {p6.shape}")
-        ds["capacity"] = (("y", "x"), np.where(mask, cap, np.float32(np.nan)).astype(np.float32),
-                          {"units": units, "long_name": f"Eq. 6 capacity of the {target} layer"})
-        ds["predicted_eq6"] = (dims, p6, {"units": units, "long_name": f"ConvLSTM {target} before Eq. 6 is undone (saturated = capacity)"})
-    return ds
-
 BASELINE_PREFIX = "baseline_"   # predictions.nc holds baseline_cell_mean, baseline_doy_mean, baseline_linear
 
 def with_baselines(preds: xr.Dataset, fields: dict, **attrs) -> xr.Dataset:
@@ -122,14 +92,6 @@ def add_baselines(preds: xr.Dataset, prep) -> xr.Dataset:
                         expected=f"days from {prep.times[0].date()} to {prep.times[-1].date()}")
     return with_baselines(preds, baseline_predictions(prep, days), mase_scale=float(mase_scale(prep)))
 
-def eq6_fields(prep, y_model) -> dict:
-    "`preds_dataset`'s Eq. 6 extras for model-space predictions: the capacity and the prediction in physical units before Eq. 6 is undone; {} without Eq. 6."
-    if prep.capacity is None: return {}
-    y = np.asarray(y_model, np.float32)
-    if y.ndim == 4 and y.shape[-1] == 1: y = y[..., 0]
-    if prep.cfg.scale_target: y = prep.scalers.inverse(prep.cfg.target, y)
-    return {"capacity": np.asarray(prep.capacity, np.float32), "predicted_eq6": np.asarray(y, np.float32),
-            "eq6_tolerance": float(prep.cfg.eq6_tolerance)}
 
 # %% ../nbs/14_evaluate.ipynb #36f8756f
 def transect_rows(ny: int, rows=TRANSECT_ROWS) -> tuple:

@@ -145,7 +145,7 @@ def fit_with_loss(prep, cfg: RunConfig, loss=None, verbose: int = 0):
     ny, nx = prep.mask.shape
     model = build_model(prep.x.shape[-1], ny, nx, None, cfg.filters, cfg.kernel, cfg.head_kernel, cfg.dropout,
                         cfg.recurrent_dropout, cfg.lr, prep.mask, loss=loss, head_activation=head_activation_for(cfg))
-    from convda.train import PreciseBatchNorm
+    from convda.model import PreciseBatchNorm
     train = make_tf_dataset(prep, "train", cfg.batch_size, shuffle=True, seed=cfg.seed)
     precise = [PreciseBatchNorm(train, -(-cfg.precise_bn // cfg.batch_size))] if cfg.precise_bn > 0 else []
     stop = keras.callbacks.EarlyStopping(monitor="val_loss", patience=cfg.patience, restore_best_weights=True)

@@ -19,8 +19,8 @@ __all__ = ['FIT_SAMPLES', 'LAYER_TOPS', 'CHANNELS', 'SPLIT_LOSS_WARN', 'SPLIT_LO
            'target_variable', 'target_array', 'layer_thickness', 'eq6_capacity', 'saturated_layer', 'apply_eq6',
            'undo_eq6', 'missing_days', 'sample_indices', 'storm_days', 'fit_input_scalers', 'scale_inputs',
            'static_channel_names', 'static_maps', 'static_channels', 'InputStack', 'Prepared', 'basin_mask',
-           'check_split_loss', 'prepare', 'to_physical', 'window_days', 'scaled_input_values', 'plot_scaled_inputs',
-           'window_offsets', 'make_tf_dataset']
+           'check_split_loss', 'prepare', 'to_physical', 'preds_dataset', 'eq6_fields', 'window_days',
+           'scaled_input_values', 'plot_scaled_inputs', 'window_offsets', 'make_tf_dataset']
 
 # %% ../nbs/10_preprocess.ipynb #e7f6d91b
 def _ema(x, alpha):
@@ -523,6 +523,48 @@ def to_physical(prep: Prepared, y_model) -> np.ndarray:
     if prep.capacity is not None: y = undo_eq6(y, prep.capacity, prep.cfg.eq6_tolerance)
     y = np.array(y, np.float32); y[..., ~prep.mask] = np.nan
     return y
+
+# %% ../nbs/10_preprocess.ipynb #dc67af1b
+def preds_dataset(observed, predicted, times, y, x, mask, target: str = "uts0", units: str = "mm",
+                  capacity=None, predicted_eq6=None, **attrs) -> xr.Dataset:
+    "An evaluation dataset: `observed`, `predicted` (time, y, x) with NaN outside `mask`, and `mask`; for a `uts` target with Eq. 6 also `capacity` (y, x) and `predicted_eq6` (time, y, x)."
+    mask = np.asarray(mask, dtype=bool)
+    obs, pred = (np.where(mask, np.asarray(a, dtype=np.float32), np.float32(np.nan)).astype(np.float32)
+                 for a in (observed, predicted))
+    if obs.shape != pred.shape or obs.shape[1:] != mask.shape or len(times) != obs.shape[0]:
+        raise DataError("observed, predicted, times and mask do not fit together", variable="predictions",
+                        expected=f"observed/predicted (time, y, x) = {obs.shape}, mask {obs.shape[1:]}, {obs.shape[0]} times; "
+                                 f"got predicted {pred.shape}, mask {mask.shape}, {len(times)} times")
+    coords = {"time": pd.DatetimeIndex(times), "y": ("y", np.asarray(y), {"units": "m"}),
+              "x": ("x", np.asarray(x), {"units": "m"})}
+    dims = ("time", "y", "x")
+    ds = xr.Dataset({
+        "observed": (dims, obs, {"units": units, "long_name": f"wflow_sbm {target}"}),
+        "predicted": (dims, pred, {"units": units, "long_name": f"ConvLSTM {target}"}),
+        "mask": (("y", "x"), mask, {"long_name": "basin mask (True inside)"}),
+    }, coords=coords, attrs={"target": target, "units": units, **attrs})
+    if (capacity is None) != (predicted_eq6 is None):
+        raise DataError("Eq. 6 fields need both the capacity and the prediction before Eq. 6 is undone",
+                        variable="capacity/predicted_eq6", expected="both or neither")
+    if capacity is not None:
+        cap = np.broadcast_to(np.asarray(capacity, np.float32), mask.shape)
+        p6 = np.where(mask, np.asarray(predicted_eq6, np.float32), np.float32(np.nan)).astype(np.float32)
+        if p6.shape != obs.shape:
+            raise DataError("predicted_eq6 does not fit the observations", variable="predicted_eq6", expected=f"{obs.shape}, got {p6.shape}")
+        ds["capacity"] = (("y", "x"), np.where(mask, cap, np.float32(np.nan)).astype(np.float32),
+                          {"units": units, "long_name": f"Eq. 6 capacity of the {target} layer"})
+        ds["predicted_eq6"] = (dims, p6, {"units": units, "long_name": f"ConvLSTM {target} before Eq. 6 is undone (saturated = capacity)"})
+    return ds
+
+def eq6_fields(prep, y_model) -> dict:
+    "`preds_dataset`'s Eq. 6 extras for model-space predictions: the capacity and the prediction in physical units before Eq. 6 is undone; {} without Eq. 6."
+    if prep.capacity is None: return {}
+    y = np.asarray(y_model, np.float32)
+    if y.ndim == 4 and y.shape[-1] == 1: y = y[..., 0]
+    if prep.cfg.scale_target: y = prep.scalers.inverse(prep.cfg.target, y)
+    return {"capacity": np.asarray(prep.capacity, np.float32), "predicted_eq6": np.asarray(y, np.float32),
+            "eq6_tolerance": float(prep.cfg.eq6_tolerance)}
+
 
 # %% ../nbs/10_preprocess.ipynb #8f26ed80
 def window_days(indices, window: int, lead: int) -> np.ndarray:

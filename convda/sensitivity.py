@@ -14,10 +14,10 @@ from .core import Config, ConfigError, ConvdaError, DataError, RunConfig, get_lo
 from .profiles import BEST_UTS0, PROFILES
 
 # %% auto #0
-__all__ = ['KINDS', 'SENSITIVITY_PROFILES', 'RUN_COLUMNS', 'SensitivitySpec', 'sensitivity_spec', 'run_config', 'slice_for',
-           'thin_days', 'train_one', 'load_data', 'peak_rss_mb', 'run_children', 'run_inline', 'read_runs',
-           'append_run', 'pending', 'basin_series', 'ensemble_bands', 'plot_dotty', 'plot_bands', 'summarize',
-           'memory_report', 'run_sensitivity']
+__all__ = ['KINDS', 'SENSITIVITY_PROFILES', 'SCORE_COLUMNS', 'RUN_COLUMNS', 'SensitivitySpec', 'sensitivity_spec', 'run_config',
+           'slice_for', 'thin_days', 'train_one', 'load_data', 'peak_rss_mb', 'scores_of', 'run_children', 'run_inline',
+           'read_runs', 'append_run', 'pending', 'basin_series', 'ensemble_bands', 'plot_dotty', 'plot_bands',
+           'summarize', 'memory_report', 'run_sensitivity']
 
 # %% ../nbs/21_sensitivity.ipynb #6d772976
 @dataclasses.dataclass
@@ -117,7 +117,7 @@ def train_one(ds: xr.Dataset, cfg: RunConfig, run_dir, eval_stride: int = 1, fig
     import keras
     from convda.preprocess import prepare
     from convda.train import fit
-    from convda.evaluate import predict, write_evaluation, evaluation_metrics
+    from convda.evaluate import predict, write_evaluation, evaluation_metrics, add_baselines
     run_dir = Path(run_dir); run_dir.mkdir(parents=True, exist_ok=True)
     done = _finished(run_dir, cfg)
     if done is not None: return done
@@ -129,6 +129,7 @@ def train_one(ds: xr.Dataset, cfg: RunConfig, run_dir, eval_stride: int = 1, fig
     tmp = run_dir / "model.tmp.keras"; model.save(tmp); os.replace(tmp, run_dir / "model.keras")
     preds = predict(model, prep, "test", batch_size=cfg.batch_size)
     preds.attrs["eval_stride"] = int(eval_stride)
+    preds = add_baselines(preds, prep)                        # the three baselines on the same (thinned) days and cells
     if figures: metrics = write_evaluation(run_dir, preds, history=hist if len(hist) else None)
     else:
         tmp = run_dir / "predictions.nc.tmp"; preds.to_netcdf(tmp, engine="netcdf4"); os.replace(tmp, run_dir / "predictions.nc")
@@ -157,6 +158,14 @@ def peak_rss_mb() -> float:
     r = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return r / (1024 * 1024) if sys.platform == "darwin" else r / 1024
 
+SCORE_COLUMNS = ("nse", "rmse", "nse_basin_total", "nse_cell_median", "nse_best_baseline", "skill_vs_best_baseline")
+
+def scores_of(metrics: dict) -> dict:
+    "The scores a sensitivity table keeps of a run's metrics: NSE, RMSE, basin-total and per-cell median NSE, the best baseline's NSE and the skill against it (None where absent)."
+    base = [b.get("nse") for b in (metrics.get("baselines") or {}).values() if b.get("nse") is not None]
+    out = {k: metrics.get(k) for k in SCORE_COLUMNS if k != "nse_best_baseline"}
+    return {**out, "nse_best_baseline": max(base) if base else None}
+
 def _exit_with_parent(ppid: int, every: float = 1.0) -> None:
     "Watch from a daemon thread that the parent lives; end this process at once when it has died."
     import threading
@@ -175,9 +184,9 @@ def _child(job_file: str) -> None:
             from convda.parallel import configure_threads
             threads = configure_threads(int(job["n_workers"]))["intra_op"]
         m = train_one(load_data(job["data"]), RunConfig.from_dict(job["cfg"]), run_dir, job["eval_stride"], job["figures"])
-        res = dict(nse=m.get("nse"), rmse=m.get("rmse"), nse_basin_total=m.get("nse_basin_total"), error="")
+        res = dict(**scores_of(m), error="")
     except BaseException as err:
-        res = dict(nse=None, rmse=None, nse_basin_total=None, error=f"{type(err).__name__}: {err}".replace("\n", " ")[:500])
+        res = dict(**scores_of({}), error=f"{type(err).__name__}: {err}".replace("\n", " ")[:500])
         (run_dir / "error.txt").write_text(traceback.format_exc())
     res.update(seconds=time.perf_counter() - t0, peak_rss_mb=peak_rss_mb(), threads=threads, started=started, ended=time.time())
     _write_json(run_dir / "result.json", res)
@@ -199,7 +208,7 @@ def _child_result(run_dir, p, t0: float) -> dict:
     "The result.json of a finished child, or a result naming its exit code."
     run_dir = Path(run_dir); f = run_dir / "result.json"
     if f.exists(): return json.loads(f.read_text())
-    return dict(nse=None, rmse=None, nse_basin_total=None, seconds=time.perf_counter() - t0, peak_rss_mb=None,
+    return dict(**scores_of({}), seconds=time.perf_counter() - t0, peak_rss_mb=None,
                 error=f"child process ended with exit code {p.returncode}" + (" (killed, out of memory?)" if p.returncode == -9 else "")
                       + f"; see {run_dir / 'child.log'}")
 
@@ -225,11 +234,12 @@ def run_inline(ds: xr.Dataset, cfg: RunConfig, run_dir, eval_stride: int = 1, fi
     "Train one run in this process (tests, notebooks); peak_rss_mb is this process's peak so far."
     t0 = time.perf_counter()
     m = train_one(ds, cfg, run_dir, eval_stride, figures)
-    return dict(nse=m.get("nse"), rmse=m.get("rmse"), nse_basin_total=m.get("nse_basin_total"), error="",
+    return dict(**scores_of(m), error="",
                 seconds=time.perf_counter() - t0, peak_rss_mb=peak_rss_mb())
 
 # %% ../nbs/21_sensitivity.ipynb #b43595b2
-RUN_COLUMNS = ("setting", "seed", "nse", "rmse", "run_dir", "peak_rss_mb", "seconds", "nse_basin_total", "error")
+RUN_COLUMNS = ("setting", "seed", "nse", "rmse", "run_dir", "peak_rss_mb", "seconds", "nse_basin_total", "error",
+               "nse_cell_median", "nse_best_baseline", "skill_vs_best_baseline")   # the last three: baselines on the same days
 
 def read_runs(out) -> pd.DataFrame:
     "The runs.csv of an experiment folder (an empty frame with the columns if there is none)."

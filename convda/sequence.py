@@ -4,7 +4,8 @@
 
 # %% ../nbs/15_sequence.ipynb #5b00d6dc
 from __future__ import annotations
-import os, time
+import json, os, shutil, time
+from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np
 import pandas as pd
@@ -12,12 +13,13 @@ import keras
 from keras import layers, ops
 from .core import ConfigError, DataError, RunConfig, set_seed, get_logger
 from .model import build_model, init_head, head_init_for, head_activation_for, check_head_activation, optimizer_for, head_activation_of
-from .train import recalibrate_batchnorm, train_target_mean, nonfinite_weights
+from .model import recalibrate_batchnorm, train_target_mean, nonfinite_weights
 
 # %% auto #0
-__all__ = ['SPINUP_BN', 'SPIN_PIECE', 'STREAM_CHUNK', 'SequenceMaskedMSE', 'build_sequence_model', 'sequence_model_from_config',
-           'copy_weights', 'valid_days', 'chunk_starts', 'chunk_arrays', 'chunk_days_for', 'from_state_model',
-           'check_spinup_bn', 'truncated_update', 'fit_sequence', 'stream_model', 'stream_start', 'predict_days',
+__all__ = ['SPINUP_BN', 'SPIN_PIECE', 'SEQ_CKPT', 'STREAM_CHUNK', 'SequenceMaskedMSE', 'build_sequence_model',
+           'sequence_model_from_config', 'copy_weights', 'valid_days', 'chunk_starts', 'chunk_arrays', 'chunk_days_for',
+           'from_state_model', 'check_spinup_bn', 'truncated_update', 'write_sequence_checkpoint',
+           'read_sequence_checkpoint', 'fit_sequence', 'stream_model', 'stream_start', 'predict_days',
            'predict_sequence']
 
 # %% ../nbs/15_sequence.ipynb #623cdf05
@@ -203,16 +205,48 @@ def truncated_update(model: keras.Model, spinup: int, spinup_bn: str = "batch", 
     update.train_model, update.spin_model, update.spin_forward = train, spin, spin_forward
     return update
 
+SEQ_CKPT = "sequence_model.keras", "sequence_best.npz", "training_metadata.json"   # model + optimizer, best weights, the rest
+
+def write_sequence_checkpoint(folder, model, meta: dict, best_w=None) -> None:
+    "Save a sequence fit after an epoch into `folder`: the model with its optimizer, the best weights so far, and `meta` (written last)."
+    folder = Path(folder); folder.mkdir(parents=True, exist_ok=True)
+    m, b, j = (folder / n for n in SEQ_CKPT)
+    model.save(folder / "tmp.keras"); (folder / "tmp.keras").replace(m)
+    with open(folder / "tmp.npz", "wb") as f: np.savez(f, *(best_w or []))
+    (folder / "tmp.npz").replace(b)
+    meta = {**meta, "sequence": True, "best": None if not np.isfinite(meta["best"]) else float(meta["best"]), "has_best": best_w is not None}
+    (folder / "tmp.json").write_text(json.dumps(meta, default=float)); (folder / "tmp.json").replace(j)
+
+def read_sequence_checkpoint(folder) -> dict | None:
+    "The state `write_sequence_checkpoint` left in `folder` (model loaded), or None when there is none to resume."
+    folder = Path(folder); m, b, j = (folder / n for n in SEQ_CKPT)
+    if not (j.exists() and m.exists() and b.exists()): return None
+    try: meta = json.loads(j.read_text())
+    except ValueError: return None
+    if not meta.get("sequence"): return None
+    try: model = keras.saving.load_model(m)
+    except Exception as err:
+        raise DataError(f"the checkpoint of an interrupted fit cannot be loaded ({type(err).__name__}: {err})", file=str(m),
+                        variable="backup", expected="a checkpoint written by convda; delete backup/ or use --retrain") from None
+    with np.load(b) as z: best_w = [z[f"arr_{i}"] for i in range(len(z.files))]
+    return {**meta, "model": model, "best": np.inf if meta["best"] is None else meta["best"],
+            "best_w": best_w if meta.get("has_best") else None}
+
 def fit_sequence(prep, cfg: RunConfig | None = None, chunk_days: int | None = None, chunk_batch: int | None = None, lr=None,
                  epochs=None, time_budget=None, max_updates=None, on_update=None, validate: bool = True,
-                 model=None, verbose: int = 1, log=None, spinup_grad: bool = False, spinup_bn: str = "batch"):
-    "Train the sequence model on `prep`'s training days (chunk size and batch from `cfg` unless given; spin-up forward only unless `spinup_grad`, normalised as `spinup_bn`); returns (model, history DataFrame)."
+                 model=None, verbose: int = 1, log=None, spinup_grad: bool = False, spinup_bn: str = "batch", checkpoint=None):
+    "Train the sequence model on `prep`'s training days (chunk size and batch from `cfg` unless given; spin-up forward only unless `spinup_grad`, normalised as `spinup_bn`; resumable from `checkpoint`); returns (model, history DataFrame)."
     cfg = cfg or prep.cfg; log = log or get_logger("convda.sequence")
+    saved = read_sequence_checkpoint(checkpoint) if checkpoint is not None and model is None else None
+    if saved is not None:
+        model = saved["model"]
+        log.info(f"resuming an interrupted sequence fit at epoch {saved['epoch'] + 1} from {checkpoint}")
+    elif checkpoint is not None: shutil.rmtree(checkpoint, ignore_errors=True)   # a fresh fit: no stale checkpoint
     chunk_days = cfg.chunk_days if chunk_days is None else int(chunk_days)
     chunk_batch = cfg.chunk_batch if chunk_batch is None else int(chunk_batch)
     if chunk_batch < 1: raise ConfigError(f"chunk_batch must be >= 1, got {chunk_batch}", variable="chunk_batch", expected="chunks per update, e.g. 4")
     ny, nx = prep.mask.shape
-    fresh = model is None
+    fresh = model is None and saved is None
     if model is None:                                         # a model passed in just trains on (no reseeding: no retrace)
         set_seed(cfg.seed, deterministic=False)
         model = sequence_model_from_config(cfg, ny, nx, prep.mask, n_channels=prep.x.shape[-1], lr=lr)
@@ -230,8 +264,12 @@ def fit_sequence(prep, cfg: RunConfig | None = None, chunk_days: int | None = No
               truncated_update(model, before + cfg.window, spinup_bn, piece=SPIN_PIECE if before else None))
     rng = np.random.default_rng(cfg.seed)
     rows, best, best_w, wait, step, t0 = [], np.inf, None, 0, 0, time.perf_counter()
-    stop = False
-    for epoch in range(epochs or cfg.epochs):
+    stop, first = False, 0
+    if saved is not None:                                     # where the last finished epoch left off, chunk order included
+        rows, best, best_w, wait, step, stop, first = (saved[k] for k in ("rows", "best", "best_w", "wait", "step", "stop", "epoch"))
+        rng.bit_generator.state = saved["rng"]
+    for epoch in range(first, epochs or cfg.epochs):
+        if stop or (validate and rows and wait >= cfg.patience): break   # a resumed fit that had already ended
         starts = chunk_starts(valid, n, cfg.window, cfg.lead, offset=int(rng.integers(0, n - cfg.window + 1)))
         starts = starts[starts >= before]                     # room for the spin-up inside the data
         if len(starts) == 0: raise DataError(f"no training chunk of {n} days with complete data", variable="train", expected="shorter chunk_days")
@@ -260,8 +298,12 @@ def fit_sequence(prep, cfg: RunConfig | None = None, chunk_days: int | None = No
             else: wait += 1
         rows.append(row)
         if verbose: log.info(" ".join(f"{k}={v:.5g}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()))
+        if checkpoint is not None:
+            write_sequence_checkpoint(checkpoint, model, dict(epoch=epoch + 1, rows=rows, best=best, wait=wait, step=step, stop=stop,
+                                                              rng=rng.bit_generator.state), best_w)
         if stop or (validate and wait >= cfg.patience): break
     if best_w is not None: model.set_weights(best_w)
+    if checkpoint is not None: shutil.rmtree(checkpoint, ignore_errors=True)   # done: the caller saves the model
     return model, pd.DataFrame(rows)
 
 # %% ../nbs/15_sequence.ipynb #00eca1bb
@@ -329,8 +371,7 @@ def _predict_stream(smodel, x: np.ndarray, chunk: int) -> np.ndarray:
 
 def predict_sequence(model, prep, split: str = "test", spinup=None, chunk=None):
     "Like `convda.evaluate.predict`, for a sequence model: observed and predicted fields in physical units."
-    from convda.evaluate import preds_dataset, eq6_fields
-    from convda.preprocess import to_physical
+    from convda.preprocess import to_physical, preds_dataset, eq6_fields
     idx, y = predict_days(model, prep, split, spinup, chunk)
     cfg = prep.cfg
     return preds_dataset(prep.y_phys[idx], to_physical(prep, y), prep.times[idx], prep.y_coord, prep.x_coord, prep.mask,

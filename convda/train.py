@@ -10,18 +10,14 @@ import numpy as np
 import pandas as pd
 import keras
 from .core import ConfigError, ConvdaError, DataError, TrainingError, RunConfig, get_logger, set_seed, drop_file_handler
-from .model import model_from_config, init_head, head_init_for, optimizer_for
+from .model import (model_from_config, init_head, head_init_for, optimizer_for,
+                          nonfinite_weights, train_target_mean, recalibrate_batchnorm, PreciseBatchNorm)
 
 # %% auto #0
-__all__ = ['FINGERPRINT', 'RETRAIN_HINT', 'nonfinite_weights', 'NaNGuard', 'ResumableEarlyStopping', 'EpochLog',
-           'train_target_mean', 'recalibrate_batchnorm', 'PreciseBatchNorm', 'fit', 'run_dir_state', 'clear_run_dir',
-           'data_fingerprint', 'train_run']
+__all__ = ['FINGERPRINT', 'RETRAIN_HINT', 'NaNGuard', 'ResumableEarlyStopping', 'EpochLog', 'fit', 'run_dir_state',
+           'clear_run_dir', 'data_fingerprint', 'train_run']
 
 # %% ../nbs/12_train.ipynb #1783b05f
-def nonfinite_weights(model) -> list[str]:
-    "Paths of the model's weights that hold a NaN or an infinite value."
-    return [w.path for w in model.weights if not np.isfinite(keras.ops.convert_to_numpy(w)).all()]
-
 class NaNGuard(keras.callbacks.TerminateOnNaN):
     "TerminateOnNaN that remembers where the loss went non-finite (epoch, batch, value), and checks the weights after every epoch."
     def on_train_begin(self, logs=None): self.bad, self._epoch = None, 0
@@ -81,56 +77,6 @@ class EpochLog(keras.callbacks.Callback):
         "Write `epoch i/n: loss=... val_loss=... (s)`."
         vals = " ".join(f"{k}={v:.6g}" for k, v in sorted((logs or {}).items()) if np.isscalar(v))
         self.log.info(f"epoch {epoch + 1}/{self.epochs}: {vals} ({time.perf_counter() - self._t0:.1f} s)")
-
-# %% ../nbs/12_train.ipynb #554fbaba
-def train_target_mean(prep) -> float:
-    "Mean scaled target over the basin cells of the training days (where `init_head` starts the head)."
-    y = np.asarray(prep.y[np.asarray(prep.indices["train"])])[:, prep.mask]
-    if not np.isfinite(y).any(): raise DataError("the training targets hold no finite value", variable="train", expected="finite scaled targets on basin cells")
-    return float(np.nanmean(y))
-
-_BN_STEPS = weakref.WeakKeyDictionary()                    # model -> its traced statistics pass, kept between calls
-
-def _bn_step(model):
-    "The model's traced training-mode forward pass (traced once per model and input signature, not once per call)."
-    import tensorflow as tf
-    if model not in _BN_STEPS:
-        ref = weakref.ref(model)                           # a strong reference here would keep every model alive
-        _BN_STEPS[model] = tf.function(lambda x: ref()(x, training=True), reduce_retracing=True)
-    return _BN_STEPS[model]
-
-def recalibrate_batchnorm(model, dataset, max_batches: int | None = None) -> int:
-    "Set every BatchNormalization layer's moving mean/variance to the mean of its batch statistics over `dataset`; returns the batches used."
-    bns = [l for l in model._flatten_layers() if isinstance(l, keras.layers.BatchNormalization)]
-    if not bns: return 0
-    saved = [l.momentum for l in bns]
-    sums = [[np.zeros(l.moving_mean.shape), np.zeros(l.moving_variance.shape)] for l in bns]
-    n = 0
-    try:
-        for l in bns: l.momentum = 0.0                     # one training-mode call leaves the batch statistics in the moving variables
-        step = _bn_step(model)                              # traced with momentum 0: only ever called from here
-        for batch in dataset:
-            step(batch[0] if isinstance(batch, (tuple, list)) else batch); n += 1
-            for s, l in zip(sums, bns):
-                s[0] += np.asarray(l.moving_mean.numpy(), np.float64); s[1] += np.asarray(l.moving_variance.numpy(), np.float64)
-            if max_batches is not None and n >= max_batches: break
-    finally:
-        for l, m in zip(bns, saved): l.momentum = m
-    if n:
-        for s, l in zip(sums, bns): l.moving_mean.assign(s[0] / n); l.moving_variance.assign(s[1] / n)
-    return n
-
-class PreciseBatchNorm(keras.callbacks.Callback):
-    "Re-estimate BatchNorm statistics from `max_batches` batches of `dataset` after each epoch's training, before validation."
-    def __init__(self, dataset, max_batches: int):
-        super().__init__(); self.dataset, self.max_batches = dataset, int(max_batches)
-    def on_epoch_begin(self, epoch, logs=None): self._done = False
-    def _run(self):
-        "Re-estimate once per epoch."
-        if not getattr(self, "_done", True):
-            recalibrate_batchnorm(self.model, self.dataset.take(self.max_batches)); self._done = True
-    def on_test_begin(self, logs=None): self._run()      # fit's validation pass starts here
-    def on_epoch_end(self, epoch, logs=None): self._run() # no validation data
 
 # %% ../nbs/12_train.ipynb #cff57554
 def _history_frame(path) -> pd.DataFrame:
@@ -314,7 +260,7 @@ def train_run(ds, cfg: RunConfig, run_dir, verbose=1, overwrite: bool = False, c
             if cfg.mode == "sequence":                      # each day computed once (convda.sequence, issue 7)
                 from convda.sequence import fit_sequence
                 model, hist = fit_sequence(prep, cfg, chunk_days=cfg.chunk_days, chunk_batch=cfg.chunk_batch,
-                                           verbose=verbose, log=log)
+                                           verbose=verbose, log=log, checkpoint=run_dir / "backup")   # resumable after each epoch
                 hist.to_csv(run_dir / "history.csv", index=False)
             else:
                 model, hist = fit(prep, cfg, run_dir, verbose=verbose, callbacks=callbacks, log=log)

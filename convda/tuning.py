@@ -645,7 +645,7 @@ class ConvLSTMObjective:
         shutil.copy2(trial_dir / "model.keras", run_dir / "model.keras")
         hist = pd.read_csv(trial_dir / "history.csv"); hist.to_csv(run_dir / "history.csv", index=False)
         model = keras.saving.load_model(run_dir / "model.keras")
-        write_evaluation(run_dir, predict(model, prep, "test", batch_size=cfg.batch_size), history=hist)
+        write_evaluation(run_dir, predict(model, prep, "test", batch_size=cfg.batch_size), history=hist, prep=prep)   # with the baselines
         return run_dir
 
 # %% ../nbs/20_tuning.ipynb #0aa5398b
@@ -747,4 +747,10 @@ def print_tuning_summary(res: dict) -> str:
     if isinstance(cmp, pd.DataFrame) and len(cmp):
         lines += ["grid search versus Optuna TPE:", cmp.to_string()]
     if res.get("out"): lines += [f"experiment folder: {res['out']}"] + ([f"best run folder:   {res['run_dir']}"] if res.get("run_dir") else [])
+    mf = Path(res["run_dir"]) / "metrics.json" if res.get("run_dir") else None
+    if mf is not None and mf.exists():                      # the test year, scored once, beside the baselines on the same days
+        m = json.loads(mf.read_text()); f = lambda v: "n/a" if v is None else f"{v:.3f}"
+        lines.append(f"  test of the best run: NSE {f(m.get('nse'))}, per-cell median NSE {f(m.get('nse_cell_median'))}"
+                     + "".join(f"; {k} {f(v.get('nse'))} / {f(v.get('nse_cell_median'))}" for k, v in (m.get("baselines") or {}).items())
+                     + (f"; skill vs {m['best_baseline']} {f(m.get('skill_vs_best_baseline'))}" if m.get("best_baseline") else ""))
     return "\n".join(lines)

@@ -21,7 +21,7 @@ from convda.simulate import default_run
 from convda.preprocess import prepare, window_offsets, undo_eq6
 from convda.model import model_from_config
 from convda.metrics import nse, saturation_metrics
-from convda.train import recalibrate_batchnorm
+from convda.model import recalibrate_batchnorm
 
 CONTROL = "--control" in sys.argv; args = [a for a in sys.argv[1:] if not a.startswith("--")]
 LAM = float(args[0]) if args else 0.2
