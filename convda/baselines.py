@@ -147,9 +147,10 @@ def linear_baseline(x, y, mask, train_days, eval_days, lead: int = 1, valid=None
         fit.append(ft[rows_t, rows_c]); ev.append(f[eval_days - lead])
     beta, mx, my = fit_fixed_effects(np.stack(fit, axis=1), ycell[tr][rows_t, rows_c], rows_c, nc, ridge,
                                      mx=np.stack(mx, axis=1), my=my)
-    E = np.stack(ev, axis=-1).reshape(-1, len(ev))                   # (n_eval * n_cells, p)
-    pred = predict_fixed_effects(E, np.tile(np.arange(nc), len(eval_days)), beta, mx, my)
-    pred = np.clip(pred, np.nanmin(ycell[tr]), np.nanmax(ycell[tr])).reshape(len(eval_days), nc)
+    pred = np.broadcast_to(my, (len(eval_days), nc)).astype(np.float64)   # predict_fixed_effects one feature at a time:
+    for j, e in enumerate(ev):                                       # no (n_eval * n_cells, p) matrix in memory
+        pred += np.nan_to_num(e - mx[:, j], nan=0.0) * beta[j]
+    pred = np.clip(pred, np.nanmin(ycell[tr]), np.nanmax(ycell[tr]))
     out = np.full((len(eval_days),) + mask.shape, np.nan, np.float32)
     out[:, mask] = pred
     return out
@@ -163,7 +164,8 @@ def baseline_predictions(prep, days, n_fit: int = 100_000) -> dict:
     y, mask = prep.y_phys, prep.mask
     out = {"cell_mean": np.broadcast_to(cell_mean(y, tr), (len(days),) + mask.shape),
            "doy_mean": doy_predict(doy_climatology(y, prep.times, tr), prep.times[days]),
-           "linear": linear_baseline(prep.x, y, mask, tr, days, lead=int(prep.cfg.lead), n_fit=n_fit, seed=int(prep.cfg.seed))}
+           "linear": linear_baseline(getattr(prep.x, "dynamic", prep.x), y, mask, tr, days, lead=int(prep.cfg.lead), n_fit=n_fit,
+                                     seed=int(prep.cfg.seed))}             # the time-varying inputs: per-cell intercepts absorb static maps
     return {k: np.where(mask, v, np.nan).astype(np.float32) for k, v in out.items()}
 
 def mase_scale(prep) -> float:

@@ -11,8 +11,9 @@ import numpy as np
 
 # %% auto #0
 __all__ = ['DIMS', 'LAYER_THICKNESS', 'TARGETS', 'FORCING', 'TRANSECT_ROWS', 'UNITS', 'LOSS_NAMES', 'RUN_RULES', 'ConvdaError',
-           'DataError', 'ConfigError', 'TrainingError', 'Config', 'Rule', 'Number', 'Choice', 'Flag', 'Text', 'Day',
-           'Items', 'LossSpec', 'check_fields', 'RunConfig', 'set_seed', 'get_logger', 'drop_file_handler', 'data_dir']
+           'DataError', 'ConfigError', 'TrainingError', 'brief', 'Config', 'Rule', 'Number', 'Choice', 'Flag', 'Text',
+           'Day', 'Items', 'LossSpec', 'check_fields', 'RunConfig', 'set_seed', 'get_logger', 'drop_file_handler',
+           'data_dir']
 
 # %% ../nbs/00_core.ipynb #95190471
 DIMS = ("time", "layer", "y", "x")
@@ -42,6 +43,12 @@ class ConfigError(ConvdaError):
 
 class TrainingError(ConvdaError):
     "Training diverged or could not run."
+
+# %% ../nbs/00_core.ipynb #1c3718a1
+def brief(err: BaseException, limit: int = 300) -> str:
+    "`Type: message` of an exception on one line, cut to `limit` characters (Keras puts whole layer configs in its messages)."
+    msg = " ".join(str(err).split())
+    return f"{type(err).__name__}: {msg[:limit]}" + (" ..." if len(msg) > limit else "")
 
 # %% ../nbs/00_core.ipynb #1923c317
 def _coerce(name, value, typ):

@@ -11,7 +11,7 @@ import pandas as pd
 import xarray as xr
 from matplotlib.figure import Figure
 from matplotlib.colors import TwoSlopeNorm
-from .core import ConvdaError, ConfigError, DataError, RunConfig, TRANSECT_ROWS
+from .core import ConvdaError, ConfigError, DataError, RunConfig, TRANSECT_ROWS, brief
 from .metrics import (metrics_dict, nse, nse_map, rmse, season_of, saturation_metrics, eq6_ambiguity,
                             skill_score, best_reference)
 from .preprocess import preds_dataset, eq6_fields
@@ -409,7 +409,7 @@ def evaluate_run(run_dir, data=None, split: str = "test", batch_size: int | None
     from convda.preprocess import prepare
     try: model = keras.saving.load_model(run_dir / "model.keras", compile=False)   # inference only
     except Exception as err:
-        raise DataError(f"could not load the model ({type(err).__name__}: {err})", file=str(run_dir / "model.keras")) from None
+        raise DataError(f"could not load the model ({brief(err)})", file=str(run_dir / "model.keras")) from None
     if not isinstance(data, xr.Dataset):
         from convda.io import open_run
         data = open_run(data)

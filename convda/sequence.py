@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import keras
 from keras import layers, ops
-from .core import ConfigError, DataError, RunConfig, set_seed, get_logger
+from .core import ConfigError, DataError, RunConfig, set_seed, get_logger, brief
 from .model import build_model, init_head, head_init_for, head_activation_for, check_head_activation, optimizer_for, head_activation_of
 from .model import recalibrate_batchnorm, train_target_mean, nonfinite_weights
 
@@ -226,7 +226,7 @@ def read_sequence_checkpoint(folder) -> dict | None:
     if not meta.get("sequence"): return None
     try: model = keras.saving.load_model(m)
     except Exception as err:
-        raise DataError(f"the checkpoint of an interrupted fit cannot be loaded ({type(err).__name__}: {err})", file=str(m),
+        raise DataError(f"the checkpoint of an interrupted fit cannot be loaded ({brief(err)})", file=str(m),
                         variable="backup", expected="a checkpoint written by convda; delete backup/ or use --retrain") from None
     with np.load(b) as z: best_w = [z[f"arr_{i}"] for i in range(len(z.files))]
     return {**meta, "model": model, "best": np.inf if meta["best"] is None else meta["best"],

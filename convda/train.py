@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import keras
-from .core import ConfigError, ConvdaError, DataError, TrainingError, RunConfig, get_logger, set_seed, drop_file_handler
+from .core import ConfigError, ConvdaError, DataError, TrainingError, RunConfig, get_logger, set_seed, drop_file_handler, brief
 from .model import (model_from_config, init_head, head_init_for, optimizer_for,
                           nonfinite_weights, train_target_mean, recalibrate_batchnorm, PreciseBatchNorm)
 
@@ -251,9 +251,9 @@ def train_run(ds, cfg: RunConfig, run_dir, verbose=1, overwrite: bool = False, c
                  + f"; dropped: {prep.dropped}")
         if state == "evaluate":
             log.info(f"{run_dir / 'model.keras'} exists with the same configuration and data: not retrained; evaluating it")
-            try: model = keras.saving.load_model(run_dir / "model.keras")
+            try: model = keras.saving.load_model(run_dir / "model.keras", compile=False)   # inference only: its loss need not be importable
             except Exception as err:
-                raise DataError(f"the saved model cannot be loaded ({type(err).__name__}: {err})", file=str(run_dir / "model.keras"),
+                raise DataError(f"the saved model cannot be loaded ({brief(err)})", file=str(run_dir / "model.keras"),
                                 variable="model.keras", expected=f"a model saved by convda; {RETRAIN_HINT}") from None
             hist = _history_frame(run_dir / "history.csv")
         else:

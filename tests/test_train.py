@@ -65,6 +65,17 @@ def test_sequence_mode_run_folder_and_reevaluation(tiny_ds, tmp_path):
     assert np.isfinite(m["rmse"]) and m["n_days"] > 300
     m2 = evaluate_run(run, data=tiny_ds)
     assert m2["rmse"] == pytest.approx(m["rmse"], rel=1e-5)
+    # killed after the model was saved and before the evaluation: a new process (no convda.sequence imported
+    # yet, so its loss class is unknown) evaluates the saved model instead of failing to load it
+    import subprocess, sys
+    (run / "metrics.json").unlink(); (run / "predictions.nc").unlink()
+    code = ("import json, sys; from convda.core import RunConfig; from convda.preprocess import synthetic_run; "
+            "from convda.train import train_run; "
+            "ds = synthetic_run(ny=8, nx=7, start='1999-01-01', end='2001-12-31', nan_years=()); "
+            f"train_run(ds, RunConfig.from_json({str(run / 'config.json')!r}), {str(run)!r}, verbose=0)")
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr[-2000:]
+    assert json.loads((run / "metrics.json").read_text())["rmse"] == pytest.approx(m["rmse"], rel=1e-5)
 
 
 def test_unknown_mode_is_a_config_error():
