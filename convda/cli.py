@@ -28,13 +28,13 @@ def _check_loss_options(cfg: RunConfig) -> None:
 def run_main(profile: str = DEFAULT_PROFILE, data=None, target: str = "uts0", out=None, seed: int = 0, overrides: dict | None = None,
              retrain: bool = False) -> Path:
     "Check the settings and the run folder, then simulate (or open) the data, train, evaluate and write a run folder; return its path."
-    from convda.simulate import default_run
-    from convda.train import train_run, run_dir_state
     log = get_logger()
     settings = {"target": target, "seed": seed, **(overrides or {})}
     profile = RUN_RULES["profile"].check("profile", settings.pop("profile", profile))   # `--set profile=NAME` names the profile
     cfg = profile_config(profile, **settings)             # every setting, before any data or folder
     _check_loss_options(cfg)
+    from convda.simulate import default_run               # imported after the checks: a bad setting costs no TensorFlow start-up
+    from convda.train import train_run, run_dir_state
     data = Path(data) if data else Path(cfg.data) if cfg.data else default_run(log=log)
     cfg = cfg.replace(data=str(Path(data).resolve()))
     out = Path(out) if out else Path("runs") / f"{cfg.target}_{profile}"
