@@ -303,8 +303,7 @@ def fit_sequence(prep, cfg: RunConfig | None = None, chunk_days: int | None = No
                                                               rng=rng.bit_generator.state), best_w)
         if stop or (validate and wait >= cfg.patience): break
     if best_w is not None: model.set_weights(best_w)
-    if checkpoint is not None: shutil.rmtree(checkpoint, ignore_errors=True)   # done: the caller saves the model
-    return model, pd.DataFrame(rows)
+    return model, pd.DataFrame(rows)                          # the checkpoint stays until the caller has saved the model
 
 # %% ../nbs/15_sequence.ipynb #00eca1bb
 def stream_model(model: keras.Model) -> keras.Model:

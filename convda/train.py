@@ -266,6 +266,7 @@ def train_run(ds, cfg: RunConfig, run_dir, verbose=1, overwrite: bool = False, c
                 model, hist = fit(prep, cfg, run_dir, verbose=verbose, callbacks=callbacks, log=log)
             tmp = run_dir / "model.tmp.keras"
             model.save(tmp); tmp.replace(run_dir / "model.keras")
+            if cfg.mode == "sequence": shutil.rmtree(run_dir / "backup", ignore_errors=True)   # the checkpoint, now that the model is saved
         if cfg.mode == "sequence":
             from convda.sequence import predict_sequence
             preds = predict_sequence(model, prep, "test")

@@ -63,6 +63,7 @@ def test_sequence_mode_run_folder_and_reevaluation(tiny_ds, tmp_path):
     assert RUN_FILES <= {p.name for p in run.iterdir() if p.is_file()}
     m = json.loads((run / "metrics.json").read_text())
     assert np.isfinite(m["rmse"]) and m["n_days"] > 300
+    assert not (run / "backup").exists()                                     # the checkpoint goes once model.keras is saved
     m2 = evaluate_run(run, data=tiny_ds)
     assert m2["rmse"] == pytest.approx(m["rmse"], rel=1e-5)
     # killed after the model was saved and before the evaluation: a new process (no convda.sequence imported
