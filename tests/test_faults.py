@@ -30,10 +30,21 @@ def one_line(err: str, alone: bool = True) -> str:
     return errors[0]
 
 
+def close_cached_files():
+    "Close the netCDF handles xarray still caches in this process (open_run reads lazily; earlier in-process runs leave them)."
+    import gc
+    from xarray.backends.file_manager import FILE_CACHE
+    gc.collect()
+    for key in list(FILE_CACHE.keys()):
+        f = FILE_CACHE.pop(key, None)
+        if f is not None: f.close()
+
 def rewrite_nc(path, fn):
-    "Load a netCDF file, change it with `fn`, write it back."
+    """Load a netCDF file, change it with `fn`, write it back. HDF5 must not have the file open while it is
+    overwritten (a later read of any file then fails with "NetCDF: HDF error"), so cached handles are closed first."""
     with xr.open_dataset(path) as d: d = fn(d.load())
     for v in d.variables.values(): v.encoding = {}
+    close_cached_files()
     d.to_netcdf(path)
 
 
@@ -188,7 +199,7 @@ def test_data_changed_under_finished_folder(finished, monkeypatch, capsys):
         after = sums(out)
         assert after["scalers.json"] != before["scalers.json"] and after["data_fingerprint.json"] != before["data_fingerprint.json"]
     finally:
-        (data / "inmaps.nc").write_bytes(original)
+        close_cached_files(); (data / "inmaps.nc").write_bytes(original)
 
 
 # --- storage URLs --------------------------------------------------------------------------------------------
