@@ -29,11 +29,21 @@ def tiny_run_folder(tiny_run, tmp_path_factory):
     assert rc == 0, se[-3000:]
     return out, so
 
-RACE = """
+BARRIER = """
+def barrier(folder, n, timeout=240):
+    "Wait until `n` processes have reached this line (each leaves a file in `folder`), so loading time cannot serialise them."
+    import os, pathlib, time
+    d = pathlib.Path(folder); (d / f"ready_{os.getpid()}").touch(); t0 = time.time()
+    while len(list(d.glob("ready_*"))) < n:
+        if time.time() - t0 > timeout: raise SystemExit(f"only {len(list(d.glob('ready_*')))} of {n} processes started")
+        time.sleep(0.005)
+"""
+
+RACE = BARRIER + """
 import json, sys, time
 from convda.tuning import load_search, _pop_queued, recover_stale_trials
 s = load_search(sys.argv[1], "race")
-time.sleep(max(0.0, float(sys.argv[3]) - time.time()))
+barrier(sys.argv[3], int(sys.argv[4]))
 got = []
 if sys.argv[2] == "claim":
     while (tid := _pop_queued(s)) is not None: got.append(tid)
@@ -43,7 +53,7 @@ print('RESULT', json.dumps(got))
 
 def _queue_race(url, what, n=60, n_procs=4):
     "Let `n_procs` processes at one instant pop a grid queue of `n` points ('claim') or fail its dead trials ('recover')."
-    import json, socket, sys, time
+    import json, socket, sys, tempfile
     import optuna
     from optuna.trial import TrialState
     from convda.tuning import open_search, _pop_queued
@@ -52,10 +62,10 @@ def _queue_race(url, what, n=60, n_procs=4):
         dead = subprocess.Popen(["true"]); dead.wait()
         while (tid := _pop_queued(s)) is not None:
             t = optuna.Trial(s, tid); t.set_user_attr("host", socket.gethostname()); t.set_user_attr("pid", dead.pid)
-    start = str(time.time() + 5.0)
-    procs = [subprocess.Popen([sys.executable, "-c", RACE, url, what, start], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-             for _ in range(n_procs)]
-    outs = [p.communicate(timeout=300) for p in procs]
+    with tempfile.TemporaryDirectory() as ready:
+        procs = [subprocess.Popen([sys.executable, "-c", RACE, url, what, ready, str(n_procs)], stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE) for _ in range(n_procs)]
+        outs = [p.communicate(timeout=300) for p in procs]
     for p, (out, err) in zip(procs, outs): assert p.returncode == 0, err.decode()[-3000:]
     return s, [json.loads(out.decode().split('RESULT ')[-1]) for out, _ in outs]   # after requeue_trial's lines
 
@@ -64,10 +74,10 @@ def queue_race():
     "The function `_queue_race`: several processes contending for one study's trials."
     return _queue_race
 
-START = """
+START = BARRIER + """
 import functools, json, sys, time
 from convda.tuning import run_search, quadratic_objective
-time.sleep(max(0.0, float(sys.argv[3]) - time.time()))
+barrier(sys.argv[3], int(sys.argv[6]))
 n = int(sys.argv[5]) if sys.argv[5] != "None" else None
 run_search(sys.argv[1], "together", functools.partial(quadratic_objective, sleep=0.05), sys.argv[4], json.loads(sys.argv[2]),
            n_trials=n, verbose=False)
@@ -75,12 +85,12 @@ run_search(sys.argv[1], "together", functools.partial(quadratic_objective, sleep
 
 def _start_together(url, space, n_procs=4, method="grid", n_trials=None):
     "Start `n_procs` searches of one new study at one instant (machines of a job array); return the study."
-    import json, sys, time
+    import json, sys, tempfile
     from convda.tuning import load_search
-    start = str(time.time() + 5.0)
-    procs = [subprocess.Popen([sys.executable, "-c", START, url, json.dumps(space), start, method, str(n_trials)], stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE) for _ in range(n_procs)]
-    outs = [p.communicate(timeout=300) for p in procs]
+    with tempfile.TemporaryDirectory() as ready:
+        procs = [subprocess.Popen([sys.executable, "-c", START, url, json.dumps(space), ready, method, str(n_trials), str(n_procs)],
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE) for _ in range(n_procs)]
+        outs = [p.communicate(timeout=300) for p in procs]
     for p, (out, err) in zip(procs, outs): assert p.returncode == 0, err.decode()[-3000:]
     return load_search(url, "together")
 
