@@ -275,12 +275,15 @@ class RunConfig(Config):
     spinup_days: int = 0                 # sequence mode: forward-only days (no gradient, no activations kept) before each training chunk
     stream_predict: bool = False         # sequence mode: validation and test predicted in one stream from `spinup_days` before the training period
     train_minutes: float = 0.0           # sequence mode: stop training after this many minutes of wall time (0 = no limit)
+    carry_states: bool = False           # sequence mode: chunks follow each other in `chunk_batch` streams, each starting from the states the one before ended with
 
     def __post_init__(self):
         "Check the type and range of every field by its rule in `RUN_RULES` (lists become tuples, ints become floats), then the rules that tie fields together."
         check_fields(self, RUN_RULES)
         if self.test_start is not None and self.test_end is not None and np.datetime64(self.test_end, "D") < np.datetime64(self.test_start, "D"):
             raise ConfigError(f"test_end {self.test_end} is before test_start {self.test_start}", variable="test_end", expected="a day at or after test_start")
+        if self.carry_states and self.mode != "sequence":
+            raise ConfigError("carry_states needs sequence mode", variable="carry_states", expected="mode='sequence' (or carry_states=False)")
         if len(set(self.static_inputs)) != len(self.static_inputs):
             raise ConfigError(f"static_inputs must be distinct map names, got {self.static_inputs!r}", variable="static_inputs", expected="e.g. ('soil_thickness', 'capacity')")
 
@@ -301,7 +304,7 @@ RUN_RULES = dict(
     lr_schedule=Choice("constant", "cosine"), adam_beta1=_unit(),
     adam_epsilon=Number(float, 0, 1, lo_open=True), test_start=Day(optional=True),
     static_inputs=Items(Text()), mask_channel=Flag(), spinup_days=Number(int, 0), stream_predict=Flag(),
-    train_minutes=Number(float, 0),
+    train_minutes=Number(float, 0), carry_states=Flag(),
 )
 
 # %% ../nbs/00_core.ipynb #58c9d74f

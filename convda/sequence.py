@@ -18,9 +18,9 @@ from .model import recalibrate_batchnorm, train_target_mean, nonfinite_weights
 # %% auto #0
 __all__ = ['SPINUP_BN', 'SPIN_PIECE', 'SEQ_CKPT', 'STREAM_CHUNK', 'SequenceMaskedMSE', 'build_sequence_model',
            'sequence_model_from_config', 'copy_weights', 'valid_days', 'chunk_starts', 'chunk_arrays', 'chunk_days_for',
-           'from_state_model', 'check_spinup_bn', 'truncated_update', 'write_sequence_checkpoint',
-           'read_sequence_checkpoint', 'fit_sequence', 'stream_model', 'stream_start', 'predict_days',
-           'predict_sequence']
+           'from_state_model', 'check_spinup_bn', 'forward_only', 'truncated_update', 'carried_update', 'carry_plan',
+           'carried_steps', 'write_sequence_checkpoint', 'read_sequence_checkpoint', 'fit_sequence', 'stream_model',
+           'stream_start', 'predict_days', 'predict_sequence']
 
 # %% ../nbs/15_sequence.ipynb #623cdf05
 @keras.saving.register_keras_serializable(package="convda", name="SequenceMaskedMSE")
@@ -178,21 +178,24 @@ def _in_pieces(forward, piece):
         return states
     return run
 
+def forward_only(model: keras.Model, spinup_bn: str = "batch", piece: int | None = None):
+    "A stream copy of `model` (no dropout) and its forward ([x] + states) -> states, `piece` days per call, no gradient."
+    import tensorflow as tf
+    check_spinup_bn(spinup_bn)
+    spin = stream_model(model)
+    if spinup_bn == "batch":                                  # training-mode BatchNorm on the copy: batch statistics, the copy's moving ones are overwritten next update
+        fwd = tf.function(lambda inp: spin(inp, training=True), reduce_retracing=True)
+        spin_forward = lambda inp: [np.asarray(s) for s in fwd([tf.convert_to_tensor(a) for a in inp])[1:]]
+    else: spin_forward = lambda inp: [np.asarray(s) for s in spin.predict_on_batch(inp)[1:]]
+    return spin, _in_pieces(spin_forward, piece)
+
 def truncated_update(model: keras.Model, spinup: int, spinup_bn: str = "batch", piece: int | None = None):
     "An update function (x, y) -> loss on chunks (B, n, ...): days < spinup-1 forward only (no gradient; `piece` days per call), backprop on the rest from the carried states."
-    import tensorflow as tf
     k = int(spinup) - 1
     if k < 0: raise ConfigError("spinup must be >= 1", variable="spinup", expected="the window length W")
     check_spinup_bn(spinup_bn)
     train = from_state_model(model)
-    spin = stream_model(model) if k > 0 else None             # no dropout: the stream copy is built without it
-    if spin is not None and spinup_bn == "batch":             # training-mode BatchNorm on the copy: batch statistics, the copy's moving ones are overwritten next update
-        fwd = tf.function(lambda inp: spin(inp, training=True), reduce_retracing=True)
-        spin_forward = lambda inp: [np.asarray(s) for s in fwd([tf.convert_to_tensor(a) for a in inp])[1:]]
-    elif spin is not None:
-        spin_forward = lambda inp: [np.asarray(s) for s in spin.predict_on_batch(inp)[1:]]
-    else: spin_forward = None
-    if spin_forward is not None: spin_forward = _in_pieces(spin_forward, piece)
+    spin, spin_forward = forward_only(model, spinup_bn, piece) if k > 0 else (None, None)
     def update(x, y) -> float:
         "One training update on chunks `x` (B, n, ny, nx, C), targets `y` (B, n, ny, nx, 1)."
         if x.shape[1] <= k: raise ConfigError(f"chunk of {x.shape[1]} days has no scored day after a {k}-day spin-up", variable="chunk_days")
@@ -204,6 +207,43 @@ def truncated_update(model: keras.Model, spinup: int, spinup_bn: str = "batch", 
         return float(train.train_on_batch([x[:, k:]] + states, y[:, k:]))
     update.train_model, update.spin_model, update.spin_forward = train, spin, spin_forward
     return update
+
+def carried_update(model: keras.Model, spinup_bn: str = "batch", piece: int | None = SPIN_PIECE):
+    "An update function (x, y, states) -> (loss, states after the chunk): every day scored, the states carried in from the chunk before."
+    train = from_state_model(model)
+    spin, spin_forward = forward_only(model, spinup_bn, piece)
+    zeros = lambda b, ny, nx: [np.zeros((b, ny, nx, int(s.shape[-1])), np.float32) for s in train.inputs[1:]]
+    def start(x_before, b: int, ny: int, nx: int) -> list:
+        "The states after the forward-only spin-up `x_before` (B, d, ...) from zero states (zero states if None)."
+        if x_before is None or x_before.shape[1] == 0: return zeros(b, ny, nx)
+        copy_weights(model, spin)
+        return spin_forward([x_before] + zeros(b, ny, nx))
+    def update(x, y, states) -> tuple:
+        "One update on chunks `x` (B, n, ny, nx, C) from `states`; the states at the chunks' ends come from the weights before it."
+        copy_weights(model, spin)
+        nxt = spin_forward([x] + list(states))
+        return float(train.train_on_batch([x] + list(states), y)), nxt
+    update.start, update.train_model, update.spin_model, update.spin_forward = start, train, spin, spin_forward
+    return update
+
+def carry_plan(starts, n_streams: int) -> np.ndarray:
+    "Consecutive chunk starts cut into `n_streams` streams of equal length: row i holds every stream's i-th chunk, (L, n_streams)."
+    starts = np.asarray(starts, np.int64); L = len(starts) // int(n_streams)
+    return starts[:L * n_streams].reshape(n_streams, L).T
+
+def carried_steps(prep, plan: np.ndarray, n: int, before: int, update):
+    "Train over a carry plan, yielding each update's loss; a stream starts (and restarts after a gap) from a `before`-day forward-only spin-up."
+    states, prev = None, None
+    ny, nx = prep.mask.shape
+    for row in plan:
+        fresh = np.ones(len(row), bool) if prev is None else row != prev + n
+        if fresh.any():
+            xs = np.stack([prep.x[s - before:s] for s in row]) if before else None
+            new = update.start(xs, len(row), ny, nx)
+            states = new if states is None else [np.where(fresh[:, None, None, None], a, b) for a, b in zip(new, states)]
+        x, y = chunk_arrays(prep, row, n)
+        loss, states = update(x, y, states); prev = row
+        yield loss
 
 SEQ_CKPT = "sequence_model.keras", "sequence_best.npz", "training_metadata.json"   # model + optimizer, best weights, the rest
 
@@ -251,16 +291,19 @@ def fit_sequence(prep, cfg: RunConfig | None = None, chunk_days: int | None = No
         set_seed(cfg.seed, deterministic=False)
         model = sequence_model_from_config(cfg, ny, nx, prep.mask, n_channels=prep.x.shape[-1], lr=lr)
         if head_init_for(cfg) == "mean": init_head(model, train_target_mean(prep))   # no dead ReLU head (11_model)
-    n = chunk_days_for(cfg.window, chunk_days)
-    before = int(cfg.spinup_days)                             # long memory: forward-only days before each chunk
-    if before and spinup_grad: raise ConfigError("spinup_days needs the forward-only spin-up", variable="spinup_days", expected="0 with spinup_grad=True")
+    carry = bool(cfg.carry_states)                            # streams of consecutive chunks, states carried between them
+    n = int(chunk_days) if carry else chunk_days_for(cfg.window, chunk_days)
+    before = int(cfg.spinup_days)                             # long memory: forward-only days before each chunk (each stream, if carried)
+    if (before or carry) and spinup_grad: raise ConfigError("spinup_days and carry_states need the forward-only spin-up", variable="spinup_grad", expected="False")
+    if carry and not cfg.stream_predict:
+        raise ConfigError("carry_states trains a memory longer than a chunk, which only one prediction stream gives back", variable="stream_predict", expected="True with carry_states")
     time_budget = time_budget or (cfg.train_minutes * 60 if cfg.train_minutes else None)
     valid = valid_days(prep, "train")
     if cfg.lr_schedule != "constant" and fresh:               # cosine over the planned updates (11_model)
         per_epoch = -(-len(chunk_starts(valid, n, cfg.window, cfg.lead)) // chunk_batch)
         model.compile(optimizer=optimizer_for(cfg, max_updates or per_epoch * (epochs or cfg.epochs), lr), loss=model.loss)
     check_spinup_bn(spinup_bn)
-    update = ((lambda x, y: float(model.train_on_batch(x, y))) if spinup_grad else
+    update = ((lambda x, y: float(model.train_on_batch(x, y))) if spinup_grad else carried_update(model, spinup_bn) if carry else
               truncated_update(model, before + cfg.window, spinup_bn, piece=SPIN_PIECE if before else None))
     rng = np.random.default_rng(cfg.seed)
     rows, best, best_w, wait, step, t0 = [], np.inf, None, 0, 0, time.perf_counter()
@@ -270,13 +313,19 @@ def fit_sequence(prep, cfg: RunConfig | None = None, chunk_days: int | None = No
         rng.bit_generator.state = saved["rng"]
     for epoch in range(first, epochs or cfg.epochs):
         if stop or (validate and rows and wait >= cfg.patience): break   # a resumed fit that had already ended
-        starts = chunk_starts(valid, n, cfg.window, cfg.lead, offset=int(rng.integers(0, n - cfg.window + 1)))
+        span = 1 if carry else cfg.window                      # carried chunks score every day
+        starts = chunk_starts(valid, n, span, cfg.lead, offset=int(rng.integers(0, n - span + 1)))
         starts = starts[starts >= before]                     # room for the spin-up inside the data
-        if len(starts) == 0: raise DataError(f"no training chunk of {n} days with complete data", variable="train", expected="shorter chunk_days")
-        rng.shuffle(starts); losses, te = [], time.perf_counter()
-        for b in range(0, len(starts), chunk_batch):
-            x, y = chunk_arrays(prep, starts[b:b + chunk_batch], n, before)
-            losses.append(update(x, y)); step += 1
+        if len(starts) < (chunk_batch if carry else 1):
+            raise DataError(f"no training chunk of {n} days with complete data" + (f" for each of {chunk_batch} streams" if carry else ""),
+                            variable="train", expected="shorter chunk_days" + (" or fewer chunk_batch streams" if carry else ""))
+        if carry: steps = carried_steps(prep, carry_plan(starts, chunk_batch), n, before, update)
+        else:
+            rng.shuffle(starts)
+            steps = (update(*chunk_arrays(prep, starts[b:b + chunk_batch], n, before)) for b in range(0, len(starts), chunk_batch))
+        losses, te = [], time.perf_counter()
+        for loss in steps:
+            losses.append(loss); step += 1
             if not np.isfinite(losses[-1]):
                 raise DataError(f"training diverged: non-finite loss at update {step}", variable="lr", expected=f"a lower learning rate than {cfg.lr:g}")
             if on_update is not None and on_update(step, model): stop = True
@@ -287,7 +336,7 @@ def fit_sequence(prep, cfg: RunConfig | None = None, chunk_days: int | None = No
             raise DataError(f"training diverged: non-finite weights after epoch {epoch + 1} ({', '.join(nonfinite[:3])})",
                             variable="lr", expected=f"a lower learning rate than {cfg.lr:g}")
         if cfg.precise_bn > 0:                                # BatchNorm statistics of the current weights, before validating
-            k = min(len(starts), -(-cfg.precise_bn // (n - cfg.window + 1)))
+            k = min(len(starts), -(-cfg.precise_bn // (n - span + 1)))
             if before:                                        # one chunk at a time, after its long spin-up: the statistics of warm states
                 recalibrate_batchnorm(model, (chunk_arrays(prep, starts[i:i + 1], n, before) for i in range(k)))
             else: recalibrate_batchnorm(model, (chunk_arrays(prep, starts[i:i + chunk_batch], n) for i in range(0, k, chunk_batch)))
