@@ -275,6 +275,7 @@ class RunConfig(Config):
     spinup_days: int = 0                 # sequence mode: forward-only days (no gradient, no activations kept) before each training chunk
     stream_predict: bool = False         # sequence mode: validation and test predicted in one stream from `spinup_days` before the training period
     train_minutes: float = 0.0           # sequence mode: stop training after this many minutes of wall time (0 = no limit)
+    batch_norm: bool = True              # sequence mode: BatchNormalization after each ConvLSTM (Table 1); False leaves the bounded LSTM outputs as they are
     carry_states: bool = False           # sequence mode: chunks follow each other in `chunk_batch` streams, each starting from the states the one before ended with
 
     def __post_init__(self):
@@ -304,7 +305,7 @@ RUN_RULES = dict(
     lr_schedule=Choice("constant", "cosine"), adam_beta1=_unit(),
     adam_epsilon=Number(float, 0, 1, lo_open=True), test_start=Day(optional=True),
     static_inputs=Items(Text()), mask_channel=Flag(), spinup_days=Number(int, 0), stream_predict=Flag(),
-    train_minutes=Number(float, 0), carry_states=Flag(),
+    train_minutes=Number(float, 0), carry_states=Flag(), batch_norm=Flag(),
 )
 
 # %% ../nbs/00_core.ipynb #58c9d74f

@@ -163,7 +163,7 @@ def fit_tiles(prep, cfg: RunConfig | None = None, tile: int = 64, chunk_days: in
     keras.utils.set_random_seed(seed)
     model = build_sequence_model(prep.x.shape[-1], tile, tile, cfg.filters, cfg.kernel, cfg.head_kernel, cfg.dropout,
                                  cfg.recurrent_dropout, cfg.lr if lr is None else lr, mask=None, spinup=cfg.window,
-                                 head_activation=head_activation_for(cfg))
+                                 head_activation=head_activation_for(cfg), batch_norm=cfg.batch_norm)
     model.compile(optimizer=optimizer_for(cfg, updates, lr), loss=TileMaskedMSE(cfg.window))   # constant or cosine (RunConfig.lr_schedule)
     n = chunk_days_for(cfg.window, chunk_days)
     starts = chunk_starts(valid_days(prep, "train"), n, cfg.window, cfg.lead)
@@ -180,5 +180,6 @@ def full_grid_model(model, prep):
     from convda.model import head_activation_of
     ny, nx = prep.mask.shape; cfg = prep.cfg
     full = build_sequence_model(prep.x.shape[-1], ny, nx, cfg.filters, cfg.kernel, cfg.head_kernel, 0.0, 0.0,
-                                mask=prep.mask, spinup=cfg.window, head_activation=head_activation_of(model))
+                                mask=prep.mask, spinup=cfg.window, head_activation=head_activation_of(model),
+                                batch_norm=any(isinstance(l, keras.layers.BatchNormalization) for l in model.layers))
     return copy_weights(model, full)

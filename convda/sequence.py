@@ -51,8 +51,8 @@ class SequenceMaskedMSE(keras.losses.Loss):
 def build_sequence_model(n_channels: int = 4, ny: int = 46, nx: int = 43, filters=(32, 64), kernel: int = 3,
                          head_kernel: int = 3, dropout: float = 0.1, recurrent_dropout: float = 0.1, lr: float = 1e-3,
                          mask=None, spinup: int = 8, stream: bool = False, head_activation: str = "relu",
-                         beta1: float = 0.9, epsilon: float = 1e-7) -> keras.Model:
-    "Table 1 ConvLSTM with every layer on every time step; compiled with the spin-up-masked MSE (not for `stream`)."
+                         beta1: float = 0.9, epsilon: float = 1e-7, batch_norm: bool = True) -> keras.Model:
+    "Table 1 ConvLSTM with every layer on every time step (BatchNorm after each unless not `batch_norm`); compiled with the spin-up-masked MSE (not for `stream`)."
     filters = tuple(int(f) for f in filters)
     check_head_activation(head_activation)
     if not filters or min(filters) < 1: raise ConfigError(f"filters must be positive integers, got {filters}", variable="filters")
@@ -69,7 +69,7 @@ def build_sequence_model(n_channels: int = 4, ny: int = 46, nx: int = 43, filter
             h, hs, cs = lstm(h, initial_state=s); state_in += s; state_out += [hs, cs]
         else:
             h = lstm(h)
-        h = layers.BatchNormalization(name=f"batch_normalization{sfx}")(h)
+        if batch_norm: h = layers.BatchNormalization(name=f"batch_normalization{sfx}")(h)
     out = layers.Conv3D(1, (1, head_kernel, head_kernel), padding="same", activation=head_activation, name="conv2d",
                         dtype="float32")(h)            # per step; float32 output under mixed precision
     if stream: return keras.Model([inp] + state_in, [out] + state_out, name="convlstm_stream")
@@ -82,7 +82,8 @@ def sequence_model_from_config(cfg: RunConfig, ny: int, nx: int, mask=None, n_ch
     "The sequence model a `RunConfig` describes (spin-up = cfg.window)."
     return build_sequence_model(n_channels, ny, nx, cfg.filters, cfg.kernel, cfg.head_kernel, cfg.dropout,
                                 cfg.recurrent_dropout, cfg.lr if lr is None else lr, mask, spinup=cfg.window,
-                                head_activation=head_activation_for(cfg), beta1=cfg.adam_beta1, epsilon=cfg.adam_epsilon)
+                                head_activation=head_activation_for(cfg), beta1=cfg.adam_beta1, epsilon=cfg.adam_epsilon,
+                                batch_norm=cfg.batch_norm)
 
 def copy_weights(src: keras.Model, dst: keras.Model) -> keras.Model:
     "Copy all weights (in order) from `src` to `dst`, which must have the same shapes (window <-> sequence <-> stream)."
@@ -362,7 +363,8 @@ def stream_model(model: keras.Model) -> keras.Model:
     lstm = [l for l in model.layers if isinstance(l, layers.ConvLSTM2D)]
     head = model.get_layer("conv2d")                          # Conv2D (window) or Conv3D (sequence) head
     s = build_sequence_model(c, ny, nx, tuple(l.filters for l in lstm), lstm[0].kernel_size[0], head.kernel_size[-1],
-                             dropout=0.0, recurrent_dropout=0.0, stream=True, head_activation=head_activation_of(model))
+                             dropout=0.0, recurrent_dropout=0.0, stream=True, head_activation=head_activation_of(model),
+                             batch_norm=any(isinstance(l, layers.BatchNormalization) for l in model.layers))
     return copy_weights(model, s)
 
 def _runs(idx: np.ndarray) -> list:
