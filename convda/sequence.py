@@ -300,8 +300,10 @@ def fit_sequence(prep, cfg: RunConfig | None = None, chunk_days: int | None = No
         raise ConfigError("carry_states trains a memory longer than a chunk, which only one prediction stream gives back", variable="stream_predict", expected="True with carry_states")
     time_budget = time_budget or (cfg.train_minutes * 60 if cfg.train_minutes else None)
     valid = valid_days(prep, "train")
+    span = 1 if carry else cfg.window                          # carried chunks score every day
     if cfg.lr_schedule != "constant" and fresh:               # cosine over the planned updates (11_model)
-        per_epoch = -(-len(chunk_starts(valid, n, cfg.window, cfg.lead)) // chunk_batch)
+        n_chunks = int((chunk_starts(valid, n, span, cfg.lead) >= before).sum())   # those with room for the spin-up
+        per_epoch = n_chunks // chunk_batch if carry else -(-n_chunks // chunk_batch)   # carried: whole rows of streams
         model.compile(optimizer=optimizer_for(cfg, max_updates or per_epoch * (epochs or cfg.epochs), lr), loss=model.loss)
     check_spinup_bn(spinup_bn)
     update = ((lambda x, y: float(model.train_on_batch(x, y))) if spinup_grad else carried_update(model, spinup_bn) if carry else
@@ -314,7 +316,6 @@ def fit_sequence(prep, cfg: RunConfig | None = None, chunk_days: int | None = No
         rng.bit_generator.state = saved["rng"]
     for epoch in range(first, epochs or cfg.epochs):
         if stop or (validate and rows and wait >= cfg.patience): break   # a resumed fit that had already ended
-        span = 1 if carry else cfg.window                      # carried chunks score every day
         starts = chunk_starts(valid, n, span, cfg.lead, offset=int(rng.integers(0, n - span + 1)))
         starts = starts[starts >= before]                     # room for the spin-up inside the data
         if len(starts) < (chunk_batch if carry else 1):
