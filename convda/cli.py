@@ -146,7 +146,7 @@ def main(argv=None) -> int:
                                    spinup_years=args.spinup_years, overwrite=args.overwrite)
             print(f"wrote {p}")
         elif args.command == "run":
-            from convda.evaluate import print_metrics_table
+            from convda.evaluate import format_metrics_table
             if args.target == "all":
                 df = run_all(args.profile, args.data, args.out, args.seed, _overrides(args.set), retrain=args.retrain)
                 out = Path(args.out) if args.out else Path("runs") / f"all_{args.profile}"
@@ -154,16 +154,16 @@ def main(argv=None) -> int:
                 return 0
             run_dir = run_main(args.profile, args.data, args.target, args.out, args.seed, _overrides(args.set), retrain=args.retrain)
             metrics = json.loads((run_dir / "metrics.json").read_text())
-            print(print_metrics_table(metrics))
+            print(format_metrics_table(metrics))
             print(f"run folder: {run_dir}\nfigures:    {run_dir / 'figures'}")
         elif args.command == "evaluate":
-            from convda.evaluate import evaluate_run, print_metrics_table
-            print(print_metrics_table(evaluate_run(args.run_dir)))
+            from convda.evaluate import evaluate_run, format_metrics_table
+            print(format_metrics_table(evaluate_run(args.run_dir)))
         elif args.command == "tune":
-            from convda.tuning import run_tuning, print_tuning_summary
+            from convda.tuning import run_tuning, format_tuning_summary
             res = run_tuning(args.method, args.profile, data=args.data, out=args.out, storage=args.storage, n_jobs=args.n_jobs,
                              n_trials=args.n_trials, target=args.target, seed=args.seed, pruner=args.pruner)
-            print(print_tuning_summary(res))
+            print(format_tuning_summary(res))
         elif args.command == "sensitivity":
             from convda.sensitivity import run_sensitivity
             df = run_sensitivity(args.kind, args.profile, data=args.data, out=args.out, seeds=args.seeds,

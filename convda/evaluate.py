@@ -20,7 +20,7 @@ from .preprocess import preds_dataset, eq6_fields
 __all__ = ['BASELINE_PREFIX', 'PAPER_DATES', 'RUN_FILES', 'with_baselines', 'baseline_names', 'synthetic_preds', 'predict',
            'add_baselines', 'transect_rows', 'transect_series', 'plot_transects', 'default_dates', 'plot_delta_maps',
            'plot_learning_curve', 'plot_target_distribution', 'compare_runs', 'evaluation_metrics',
-           'plot_nse_cell_maps', 'write_evaluation', 'print_metrics_table', 'check_run_dir', 'evaluate_run',
+           'plot_nse_cell_maps', 'write_evaluation', 'format_metrics_table', 'check_run_dir', 'evaluate_run',
            'check_scalers']
 
 # %% ../nbs/14_evaluate.ipynb #a2d866b7
@@ -356,7 +356,7 @@ def _fmt(v) -> str:
     if abs(v) < 1e-12: v = 0.0                                   # rounding noise of an exact 0
     return f"{v:.4g}" if abs(v) >= 1e4 or abs(v) < 1e-3 and v != 0 else f"{v:.4f}"
 
-def print_metrics_table(metrics: dict) -> str:
+def format_metrics_table(metrics: dict) -> str:
     "The metrics of a run as an aligned text table: the network and its baselines side by side, then the network's other metrics; returns the string."
     head = [f"{metrics.get('target', '?')} ({metrics.get('units', '?')}), {metrics.get('split', 'test')} period "
             f"{metrics.get('start', '?')} .. {metrics.get('end', '?')}, {metrics.get('n_days', '?')} days"]

@@ -23,7 +23,7 @@ __all__ = ['HYPERPARAMS', 'GRIDS', 'TUNING_PROFILES', 'CLAIM_S', 'load_grid', 'g
            'open_search', 'suggest_params', 'run_trial', 'run_worker', 'run_search', 'quadratic_objective',
            'trials_frame', 'eq7_spearman', 'spearman_table', 'spearman_matrix', 'plot_spearman', 'epochs_to_reach',
            'compare_searches', 'ConvLSTMObjective', 'write_experiment', 'tuning_config', 'run_tuning',
-           'print_tuning_summary']
+           'format_tuning_summary']
 
 # %% ../nbs/20_tuning.ipynb #d35df413
 HYPERPARAMS = ("batch_size", "epochs", "dropout", "recurrent_dropout", "lr")  # Table 2, in its order
@@ -730,7 +730,7 @@ def run_tuning(method: str = "grid", profile: str = "quick", data=None, out=None
     return res
 
 # %% ../nbs/20_tuning.ipynb #fa4f452d
-def print_tuning_summary(res: dict) -> str:
+def format_tuning_summary(res: dict) -> str:
     "A plain-text summary of a `run_tuning` result: counts, best settings and scores, Spearman table, comparison."
     lines = [f"{res.get('method')} search '{res.get('study_name')}': {res.get('n_complete', 0)} complete, "
              f"{res.get('n_pruned', 0)} pruned, {res.get('n_failed', 0)} failed trials"]

@@ -7,7 +7,7 @@ import pytest
 import xarray as xr
 
 from convda.core import ConvdaError, RunConfig
-from convda.evaluate import (evaluate_run, print_metrics_table, synthetic_preds, write_evaluation)
+from convda.evaluate import (evaluate_run, format_metrics_table, synthetic_preds, write_evaluation)
 from convda.metrics import mase, mse, naive_mae, nse, skill_score
 
 FIGURES = {"fig6_transects.png", "fig7_maps_winter.png", "fig11_maps_summer.png",
@@ -64,7 +64,7 @@ def test_perfect_prediction_metrics(tmp_path, preds):
     perfect = preds.copy(); perfect["predicted"] = perfect["observed"]
     m = write_evaluation(tmp_path, perfect)
     assert m["nse"] == pytest.approx(1.0) and m["kge"] == pytest.approx(1.0) and m["mse"] == 0.0
-    tbl = print_metrics_table(m)
+    tbl = format_metrics_table(m)
     assert tbl.splitlines()[1].split() == ["network", "cell_mean", "doy_mean", "linear"]
     assert any(l.strip().startswith("NSE per cell, median") for l in tbl.splitlines())
 
