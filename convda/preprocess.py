@@ -18,9 +18,10 @@ __all__ = ['FIT_SAMPLES', 'LAYER_TOPS', 'CHANNELS', 'SPLIT_LOSS_WARN', 'SPLIT_LO
            'yeo_johnson_inverse', 'subsample_values', 'fit_yeo_johnson', 'Scalers', 'data_years', 'split_periods',
            'target_variable', 'target_array', 'layer_thickness', 'eq6_capacity', 'saturated_layer', 'apply_eq6',
            'undo_eq6', 'missing_days', 'sample_indices', 'storm_days', 'fit_input_scalers', 'scale_inputs',
-           'static_channel_names', 'static_maps', 'static_channels', 'InputStack', 'Prepared', 'basin_mask',
-           'check_split_loss', 'prepare', 'to_physical', 'preds_dataset', 'eq6_fields', 'window_days',
-           'scaled_input_values', 'plot_scaled_inputs', 'window_offsets', 'make_tf_dataset']
+           'static_channel_names', 'static_maps', 'static_channels', 'InputStack', 'memory_channel_names',
+           'memory_channels', 'Prepared', 'basin_mask', 'check_split_loss', 'prepare', 'to_physical', 'preds_dataset',
+           'eq6_fields', 'window_days', 'scaled_input_values', 'plot_scaled_inputs', 'window_offsets',
+           'make_tf_dataset']
 
 # %% ../nbs/10_preprocess.ipynb #e7f6d91b
 def _ema(x, alpha):
@@ -393,24 +394,56 @@ def static_channels(ds: xr.Dataset, cfg: RunConfig, mask: np.ndarray, scalers: S
     return np.stack(chans, -1).astype(np.float32)
 
 class InputStack:
-    "Dynamic inputs (T, ny, nx, C) and static channels (ny, nx, S) read as one (T, ny, nx, C + S) float32 array."
+    "Dynamic inputs (T, ny, nx, C), their moving averages (T, ny, nx, M) and static channels (ny, nx, S) read as one (T, ny, nx, C + M + S) float32 array."
     ndim, dtype = 4, np.dtype(np.float32)
-    def __init__(self, dynamic: np.ndarray, static: np.ndarray):
+    def __init__(self, dynamic: np.ndarray, static: np.ndarray, memory: np.ndarray | None = None):
         if static.shape[:2] != dynamic.shape[1:3]: raise ConfigError(f"static channels {static.shape} do not match the grid {dynamic.shape[1:3]}", variable="static_inputs")
-        self.dynamic, self.static = dynamic, np.asarray(static, np.float32)
-        self.shape = dynamic.shape[:-1] + (dynamic.shape[-1] + static.shape[-1],)
+        if memory is not None and memory.shape[:3] != dynamic.shape[:3]:
+            raise ConfigError(f"memory channels {memory.shape} do not match the inputs {dynamic.shape}", variable="memory_inputs")
+        self.dynamic, self.static, self.memory = dynamic, np.asarray(static, np.float32), memory
+        m = 0 if memory is None else memory.shape[-1]
+        self.shape = dynamic.shape[:-1] + (dynamic.shape[-1] + m + static.shape[-1],)
     def __len__(self): return self.shape[0]
     def __getitem__(self, key):
         "Index as the full array; the time index is applied first, so only those days are built."
         k0, rest = (key[0], key[1:]) if isinstance(key, tuple) else (key, ())
+        if k0 is Ellipsis and len(rest) == 1 and isinstance(rest[0], (int, np.integer)): return self.channel(int(rest[0]))
         if k0 is Ellipsis or k0 is None: return np.asarray(self)[key]
         d = self.dynamic[k0]
-        full = np.concatenate([d, np.broadcast_to(self.static, d.shape[:-1] + self.static.shape[-1:])], axis=-1)
+        parts = [d] + ([] if self.memory is None else [self.memory[k0].astype(np.float32)])
+        full = np.concatenate(parts + [np.broadcast_to(self.static, d.shape[:-1] + self.static.shape[-1:])], axis=-1)
         return full[(slice(None),) * (full.ndim - 3) + rest] if rest else full
+    def channel(self, c: int) -> np.ndarray:
+        "Channel `c` (T, ny, nx) float32, read from its own part: the whole stack is never built."
+        C, M = self.dynamic.shape[-1], 0 if self.memory is None else self.memory.shape[-1]
+        c = c + self.shape[-1] if c < 0 else c
+        if not 0 <= c < self.shape[-1]: raise IndexError(f"channel {c} of {self.shape[-1]}")
+        if c < C: return self.dynamic[..., c]
+        if c < C + M: return self.memory[..., c - C].astype(np.float32)
+        return np.broadcast_to(self.static[..., c - C - M], self.shape[:3])
     def __array__(self, dtype=None, copy=None):
         a = self[:]
         return a if dtype is None else a.astype(dtype)
     def __repr__(self): return f"InputStack{self.shape}"
+
+# %% ../nbs/10_preprocess.ipynb #16ee20cc
+def memory_channel_names(scales) -> tuple:
+    "Input-channel names of the moving averages at `scales` (days): each dynamic input at each scale."
+    return tuple(f"{n}_ewma{s}" for n in CHANNELS for s in scales)
+
+def memory_channels(x: np.ndarray, mask: np.ndarray, scales) -> np.ndarray:
+    "Causal EWMAs (T, ny, nx, C * len(scales)) float16 of each scaled input (T, ny, nx, C) at each scale; days without input skipped, 0 outside `mask`."
+    from convda.baselines import ewma, input_valid_days
+    T, ny, nx, C = x.shape
+    valid = input_valid_days(x, mask)
+    out = np.zeros((T, ny, nx, C * len(scales)), np.float16)
+    for c in range(C):
+        xc = np.ascontiguousarray(x[..., c]).reshape(T, ny * nx)
+        for j, s in enumerate(scales):
+            out[..., c * len(scales) + j] = np.nan_to_num(ewma(xc, s, valid), nan=0.0).reshape(T, ny, nx)
+    out[:, ~mask] = 0
+    return out
+
 
 # %% ../nbs/10_preprocess.ipynb #746b6eb0
 @dataclasses.dataclass(eq=False)
@@ -497,8 +530,9 @@ def prepare(ds: xr.Dataset, cfg: RunConfig | None = None) -> Prepared:
     storm = storm_days(times, cfg.storm_dates)
     scalers = fit_input_scalers(raw, cells, train_days, storm, cfg)
     x = scale_inputs(raw, cells, mask, scalers, storm, cfg); del raw
-    if cfg.static_inputs or cfg.mask_channel:                 # static maps, then the mask, after the dynamic inputs
-        x = InputStack(x, static_channels(ds, cfg, mask, scalers))
+    if cfg.static_inputs or cfg.mask_channel or cfg.memory_inputs:   # moving averages, static maps, then the mask, after the dynamic inputs
+        memory = memory_channels(x, mask, cfg.memory_inputs) if cfg.memory_inputs else None
+        x = InputStack(x, static_channels(ds, cfg, mask, scalers), memory)
     var, layer = target_variable(cfg.target)
     capacity = eq6_capacity(ds, layer) if (cfg.eq6 and layer is not None) else None
     if capacity is not None:                                  # Eq. 6: saturation from the water table where the run has zi
@@ -512,7 +546,8 @@ def prepare(ds: xr.Dataset, cfg: RunConfig | None = None) -> Prepared:
                     y_coord=np.asarray(ds["y"].values), x_coord=np.asarray(ds["x"].values), mask=mask,
                     capacity=capacity, indices=indices, dropped=dropped, scalers=scalers, cfg=cfg,
                     target_units=units, periods=periods,
-                    channels=CHANNELS + static_channel_names(cfg.static_inputs) + (("mask",) if cfg.mask_channel else ()))
+                    channels=CHANNELS + memory_channel_names(cfg.memory_inputs) + static_channel_names(cfg.static_inputs)
+                             + (("mask",) if cfg.mask_channel else ()))
 
 # %% ../nbs/10_preprocess.ipynb #801c86ae
 def to_physical(prep: Prepared, y_model) -> np.ndarray:

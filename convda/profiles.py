@@ -7,7 +7,7 @@ from __future__ import annotations
 from .core import ConfigError, RunConfig
 
 # %% auto #0
-__all__ = ['BEST_UTS0', 'PROFILES', 'CONVDA_STATIC', 'DEFAULT_PROFILE', 'profile_names', 'profile_config']
+__all__ = ['BEST_UTS0', 'PROFILES', 'CONVDA_STATIC', 'CONVDA_MEMORY', 'DEFAULT_PROFILE', 'profile_names', 'profile_config']
 
 # %% ../nbs/00a_profiles.ipynb #ee900b23
 BEST_UTS0 = dict(batch_size=4, dropout=0.1, recurrent_dropout=0.1, lr=1e-3)
@@ -19,10 +19,11 @@ PROFILES = {
 # --- convda's own configuration (static maps, long memory, lead 0) ---
 CONVDA_STATIC = ("soil_thickness", "soil_theta_s", "soil_theta_r", "soil_ksat_vertical", "soil_f", "soil_brooks_corey_c",
                  "vegetation_root_depth", "land_elevation", "land_slope", "meta_upstream_area")
-PROFILES["convda"] = dict(mode="sequence", lead=0, train_years=12, val_years=2, test_years=1, window=30, chunk_days=60,
-                          chunk_batch=4, spinup_days=365, carry_states=True, stream_predict=True, static_inputs=CONVDA_STATIC,
-                          mask_channel=True, filters=(24, 24), lr=2e-3, dropout=0.0, recurrent_dropout=0.0,
-                          head_activation="softplus", precise_bn=256, epochs=12, patience=12, eq6=False)
+CONVDA_MEMORY = (10, 30, 90, 300)   # days: moving averages of each dynamic input, as channels
+PROFILES["convda"] = dict(mode="sequence", lead=0, train_years=12, val_years=2, test_years=1, window=30, chunk_days=15,
+                          chunk_batch=16, spinup_days=365, carry_states=True, stream_predict=True, static_inputs=CONVDA_STATIC,
+                          memory_inputs=CONVDA_MEMORY, mask_channel=True, filters=(24, 24), lr=2e-3, dropout=0.0,
+                          recurrent_dropout=0.0, head_activation="softplus", precise_bn=64, epochs=12, patience=12, eq6=False)
 DEFAULT_PROFILE = "convda"   # what `convda run` trains without --profile
 
 # %% ../nbs/00a_profiles.ipynb #967cbb4d

@@ -79,12 +79,17 @@ def test_stream_starts_a_spinup_before_training(ds):
     np.testing.assert_array_equal(idx, idx2); np.testing.assert_allclose(p, p2, atol=1e-5)
 
 def test_run_folder_with_static_inputs_reloads(ds, tmp_path):
+    "A run folder with static maps and moving-average channels re-evaluates to its saved metrics."
     from convda.train import train_run
     from convda.evaluate import evaluate_run
-    cfg = _cfg(static_inputs=STATIC, mask_channel=True, lead=0, spinup_days=30, stream_predict=True, precise_bn=0)
+    import keras
+    cfg = _cfg(static_inputs=STATIC, mask_channel=True, memory_inputs=(3, 20), lead=0, spinup_days=30, stream_predict=True,
+               precise_bn=0)
     run = train_run(ds, cfg, tmp_path / "run", verbose=0)
     saved = json.loads((run / "metrics.json").read_text())
     again = evaluate_run(run, data=ds)
     for k in ("nse", "rmse", "kge"):
         assert np.isclose(again[k], saved[k], rtol=1e-5, atol=1e-6), (k, again[k], saved[k])
-    assert json.loads((run / "config.json").read_text())["static_inputs"] == list(STATIC)
+    saved_cfg = json.loads((run / "config.json").read_text())
+    assert saved_cfg["static_inputs"] == list(STATIC) and saved_cfg["memory_inputs"] == [3, 20]
+    assert keras.saving.load_model(run / "model.keras", compile=False).inputs[0].shape[-1] == 4 + 8 + 6 + 1   # dynamic, averages, maps, mask
