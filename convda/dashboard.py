@@ -15,15 +15,15 @@ import panel as pn
 import holoviews as hv
 import holoviews.plotting.bokeh  # noqa: F401  (registers the bokeh backend for rendering outside notebooks)
 import hvplot.pandas  # noqa: F401
-from .core import TRANSECT_ROWS, ConvdaError, DataError, RunConfig
+from .core import HYPERPARAMS, TRANSECT_ROWS, ConvdaError, DataError, RunConfig
 from .metrics import WINTER_MONTHS, nse_map
 
 # %% auto #0
-__all__ = ['RUN_FILES', 'SENSITIVITY_FILES', 'TUNING_FILES', 'HYPERPARAMETERS', 'PAPER_DATE', 'RASTERIZE_CELLS', 'SIMULATED',
-           'PREDICTED', 'DIFFERENCE', 'BASELINE_PREFIX', 'SEASONS', 'KINDS', 'OBS_COLOR', 'PRED_COLOR', 'OUTSIDE_COLOR',
+__all__ = ['RUN_FILES', 'SENSITIVITY_FILES', 'TUNING_FILES', 'PAPER_DATE', 'RASTERIZE_CELLS', 'SIMULATED', 'PREDICTED',
+           'DIFFERENCE', 'BASELINE_PREFIX', 'SEASONS', 'KINDS', 'OBS_COLOR', 'PRED_COLOR', 'OUTSIDE_COLOR',
            'STATE_CMAP', 'STYLES', 'TITLES', 'HOW_TO', 'PLAYER_CSS', 'DATE_TABS', 'PERIOD_TABS', 'SCREENSHOT_TABS',
            'make_demo_run', 'make_demo_experiments', 'Folder', 'skill_map', 'Predictions', 'RunFolder',
-           'SensitivityFolder', 'hyperparameter_columns', 'spearman_matrix', 'TuningFolder', 'open_folder',
+           'SensitivityFolder', 'hyperparameter_columns', 'trials_spearman', 'TuningFolder', 'open_folder',
            'clear_cache', 'folder_kinds', 'discover', 'transect_plot', 'field_image', 'map_image', 'cell_plot',
            'bands_plot', 'dotty_plot', 'spearman_heatmap', 'mse_scatter', 'learning_curve', 'metrics_frame',
            'compare_metrics', 'baseline_table', 'Dashboard', 'app', 'serve', 'folder_summary', 'free_port',
@@ -33,7 +33,6 @@ __all__ = ['RUN_FILES', 'SENSITIVITY_FILES', 'TUNING_FILES', 'HYPERPARAMETERS', 
 RUN_FILES = {"config": "config.json", "metrics": "metrics.json", "history": "history.csv", "predictions": "predictions.nc"}
 SENSITIVITY_FILES = {"runs": "runs.csv", "bands": "bands.nc", "info": "experiment.json"}
 TUNING_FILES = {"trials": "trials.csv", "spearman": "spearman.csv", "info": "experiment.json"}
-HYPERPARAMETERS = ("batch_size", "epochs", "dropout", "recurrent_dropout", "lr")  # paper Table 2
 PAPER_DATE = "2019-01-27"  # the day of Figures 7 and 11, shown first when a run covers it
 RASTERIZE_CELLS = 250_000  # grids larger than this are rasterized with datashader (when installed)
 SIMULATED, PREDICTED = "wflow_sbm (simulated)", "ConvLSTM (predicted)"  # the two sources of every map and series
@@ -177,13 +176,13 @@ def _demo_tuning(path, seed=0):
     "A synthetic grid-search tuning folder (trials.csv, spearman.csv, experiment.json)."
     path = Path(path); path.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
-    grid = pd.MultiIndex.from_product([[2, 4, 8], [10, 20], [0.1, 0.3], [0.1, 0.3], [1e-4, 1e-3, 1e-2]], names=HYPERPARAMETERS).to_frame(index=False)
+    grid = pd.MultiIndex.from_product([[2, 4, 8], [10, 20], [0.1, 0.3], [0.1, 0.3], [1e-4, 1e-3, 1e-2]], names=HYPERPARAMS).to_frame(index=False)
     z = (0.6 * np.log10(grid.lr) + 0.5 * grid.dropout / 0.3 - 0.25 * np.log2(grid.batch_size)
          + 0.05 * grid.recurrent_dropout + 0.02 * grid.epochs / 10 + 0.25 * rng.normal(size=len(grid)))
     grid["val_mse"] = 0.004 * np.exp(0.5 * (z - z.min()))
     grid.insert(0, "trial", np.arange(len(grid)))
     grid.to_csv(path / "trials.csv", index=False)
-    spearman_matrix(grid).to_csv(path / "spearman.csv")
+    trials_spearman(grid).to_csv(path / "spearman.csv")
     (path / "experiment.json").write_text(json.dumps(dict(kind="tuning", title="Grid search (Table 2, Figure 8)")) + "\n")
     return path
 
@@ -408,15 +407,15 @@ class SensitivityFolder(Folder):
 
 def hyperparameter_columns(trials: pd.DataFrame) -> list[str]:
     "The hyperparameter columns of a trials table: the paper's five when present, else every other numeric column."
-    known = [c for c in HYPERPARAMETERS if c in trials.columns]
+    known = [c for c in HYPERPARAMS if c in trials.columns]
     if known: return known
     skip = {"val_mse", "val_loss", "trial", "number", "value", "duration", "seed"}
     return [c for c in trials.select_dtypes("number").columns if c not in skip]
 
-def spearman_matrix(trials: pd.DataFrame) -> pd.DataFrame:
-    "Spearman rank correlation of the hyperparameters and val_mse (Figure 8)."
-    cols = hyperparameter_columns(trials) + ["val_mse"]
-    return trials[cols].rank().corr()  # Pearson on ranks = Spearman (no scipy needed)
+def trials_spearman(trials: pd.DataFrame) -> pd.DataFrame:
+    "Figure 8's Spearman matrix of a trials table (`convda.tuning.spearman_matrix` over `hyperparameter_columns`)."
+    from convda.tuning import spearman_matrix
+    return spearman_matrix(trials, hyperparameter_columns(trials))
 
 class TuningFolder(Folder):
     "A tuning experiment: trials.csv (hyperparameters + val_mse), spearman.csv, experiment.json."
@@ -429,7 +428,7 @@ class TuningFolder(Folder):
         return df.set_index(df.columns[0])
     def _load(self, piece):
         if piece == "spearman" and not (self.path / self.files["spearman"]).exists() and self.get("trials") is not None:
-            return spearman_matrix(self.get("trials"))  # computed when the file is absent
+            return trials_spearman(self.get("trials"))  # computed when the file is absent
         return super()._load(piece)
 
 # %% ../nbs/40_dashboard.ipynb #9e4421bb

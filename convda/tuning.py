@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import optuna
 from optuna.trial import TrialState
-from .core import ConfigError, ConvdaError, RunConfig, TrainingError, get_logger
+from .core import HYPERPARAMS, ConfigError, ConvdaError, RunConfig, TrainingError, get_logger
 
 import warnings
 optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -18,16 +18,13 @@ warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning
 warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed to be used with Study.optimize")
 
 # %% auto #0
-__all__ = ['HYPERPARAMS', 'GRIDS', 'TUNING_PROFILES', 'CLAIM_S', 'load_grid', 'grid_points', 'point_key', 'default_storage',
-           'storage_url', 'make_storage', 'requeue_trial', 'recover_stale_trials', 'make_pruner', 'load_search',
-           'open_search', 'suggest_params', 'run_trial', 'run_worker', 'run_search', 'quadratic_objective',
-           'trials_frame', 'eq7_spearman', 'spearman_table', 'spearman_matrix', 'plot_spearman', 'epochs_to_reach',
-           'compare_searches', 'ConvLSTMObjective', 'write_experiment', 'tuning_config', 'run_tuning',
-           'format_tuning_summary']
+__all__ = ['GRIDS', 'TUNING_PROFILES', 'CLAIM_S', 'load_grid', 'grid_points', 'point_key', 'default_storage', 'storage_url',
+           'make_storage', 'requeue_trial', 'recover_stale_trials', 'make_pruner', 'load_search', 'open_search',
+           'suggest_params', 'run_trial', 'run_worker', 'run_search', 'quadratic_objective', 'trials_frame',
+           'eq7_spearman', 'spearman_table', 'spearman_matrix', 'plot_spearman', 'epochs_to_reach', 'compare_searches',
+           'ConvLSTMObjective', 'write_experiment', 'tuning_config', 'run_tuning', 'format_tuning_summary']
 
 # %% ../nbs/20_tuning.ipynb #d35df413
-HYPERPARAMS = ("batch_size", "epochs", "dropout", "recurrent_dropout", "lr")  # Table 2, in its order
-
 GRIDS = {
     # Table 2 of the paper: 3^5 = 243 points
     "paper": {"batch_size": [1, 2, 4], "epochs": [10, 15, 20], "dropout": [0.1, 0.3, 0.5],
