@@ -10,13 +10,12 @@ from typing import Any, get_type_hints
 import numpy as np
 
 # %% auto #0
-__all__ = ['DIMS', 'LAYER_THICKNESS', 'TARGETS', 'HYPERPARAMS', 'FORCING', 'TRANSECT_ROWS', 'UNITS', 'LOSS_NAMES', 'RUN_RULES',
+__all__ = ['LAYER_THICKNESS', 'TARGETS', 'HYPERPARAMS', 'FORCING', 'TRANSECT_ROWS', 'UNITS', 'LOSS_NAMES', 'RUN_RULES',
            'ConvdaError', 'DataError', 'ConfigError', 'TrainingError', 'brief', 'Config', 'Rule', 'Number', 'Choice',
            'Flag', 'Text', 'Day', 'Items', 'LossSpec', 'check_fields', 'RunConfig', 'set_seed', 'get_logger',
            'drop_file_handler', 'data_dir']
 
 # %% ../nbs/00_core.ipynb #95190471
-DIMS = ("time", "layer", "y", "x")
 LAYER_THICKNESS = (100.0, 300.0, 800.0)  # mm; the 4th layer is the remainder of the soil
 TARGETS = ("uts0", "uts1", "uts2", "uts3", "sat", "vwc")
 HYPERPARAMS = ("batch_size", "epochs", "dropout", "recurrent_dropout", "lr")  # the tuned hyperparameters of Table 2, in its order
