@@ -90,10 +90,12 @@ def test_killed_grid_resumes_exactly_once(tmp_path, killed_jobs):
 @pytest.mark.parametrize("what", ["claim", "recover"])
 def test_processes_racing_for_one_queue_take_each_trial_once(tmp_path, queue_race, what):
     "Four processes popping one SQLite grid queue (or failing the same dead trials) at one instant: each trial goes to one."
-    s, got = queue_race(f"sqlite:///{tmp_path / 'study.db'}", what)
-    per_trial = Counter(i for g in got for i in g)
-    assert len(per_trial) == 60 and set(per_trial.values()) == {1}, {k: v for k, v in per_trial.items() if v > 1}
-    assert sum(1 for g in got if g) >= 2                          # they did contend
+    for attempt in range(4):                                      # a loaded machine may let one process do all the work:
+        s, got = queue_race(f"sqlite:///{tmp_path / f'study{attempt}.db'}", what)   # race again on a fresh study
+        per_trial = Counter(i for g in got for i in g)
+        assert len(per_trial) == 60 and set(per_trial.values()) == {1}, {k: v for k, v in per_trial.items() if v > 1}
+        if sum(1 for g in got if g) >= 2: break                   # they did contend
+    else: pytest.fail("in four races one process took every trial: the race showed nothing")
     if what == "recover":                                         # each point queued again exactly once
         waiting = s.get_trials(states=(TrialState.WAITING,))
         assert sorted(t.user_attrs["retry_of"] for t in waiting) == sorted(per_trial)
