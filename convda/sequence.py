@@ -19,8 +19,8 @@ from .model import recalibrate_batchnorm, train_target_mean, nonfinite_weights
 __all__ = ['SPINUP_BN', 'SPIN_PIECE', 'SEQ_CKPT', 'STREAM_CHUNK', 'SequenceMaskedMSE', 'build_sequence_model',
            'sequence_model_from_config', 'copy_weights', 'valid_days', 'chunk_starts', 'chunk_arrays', 'chunk_days_for',
            'from_state_model', 'check_spinup_bn', 'forward_only', 'truncated_update', 'carried_update', 'carry_plan',
-           'carried_steps', 'write_sequence_checkpoint', 'read_sequence_checkpoint', 'fit_sequence', 'stream_model',
-           'stream_start', 'predict_days', 'predict_sequence']
+           'SpinupDays', 'carried_steps', 'write_sequence_checkpoint', 'read_sequence_checkpoint', 'fit_sequence',
+           'stream_model', 'stream_start', 'predict_days', 'predict_sequence']
 
 # %% ../nbs/15_sequence.ipynb #623cdf05
 @keras.saving.register_keras_serializable(package="convda", name="SequenceMaskedMSE")
@@ -215,8 +215,9 @@ def carried_update(model: keras.Model, spinup_bn: str = "batch", piece: int | No
     spin, spin_forward = forward_only(model, spinup_bn, piece)
     zeros = lambda b, ny, nx: [np.zeros((b, ny, nx, int(s.shape[-1])), np.float32) for s in train.inputs[1:]]
     def start(x_before, b: int, ny: int, nx: int) -> list:
-        "The states after the forward-only spin-up `x_before` (B, d, ...) from zero states (zero states if None)."
+        "The states after the forward-only spin-up `x_before` (B, d, ...; an array or `SpinupDays`) from zero states (zero states if None)."
         if x_before is None or x_before.shape[1] == 0: return zeros(b, ny, nx)
+        if not piece: x_before = x_before[:, 0:x_before.shape[1]]      # one call: the whole spin-up at once
         copy_weights(model, spin)
         return spin_forward([x_before] + zeros(b, ny, nx))
     def update(x, y, states) -> tuple:
@@ -232,6 +233,18 @@ def carry_plan(starts, n_streams: int) -> np.ndarray:
     starts = np.asarray(starts, np.int64); L = len(starts) // int(n_streams)
     return starts[:L * n_streams].reshape(n_streams, L).T
 
+class SpinupDays:
+    "The `before` days ahead of each start in `starts`, read as a (B, before, ny, nx, C) array one slice of days at a time."
+    def __init__(self, x, starts, before: int):
+        self.x, self.starts, self.before = x, [int(s) for s in starts], int(before)
+        self.shape = (len(self.starts), self.before) + tuple(x.shape[1:])
+    def __getitem__(self, key):
+        "Only `[:, a:b]`: days a..b-1 of every stream's spin-up, stacked."
+        if not (isinstance(key, tuple) and len(key) == 2 and key[0] == slice(None) and isinstance(key[1], slice)):
+            raise IndexError("SpinupDays takes [:, a:b]")
+        a, b, _ = key[1].indices(self.before)
+        return np.stack([np.asarray(self.x[s - self.before + a:s - self.before + b], np.float32) for s in self.starts])
+
 def carried_steps(prep, plan: np.ndarray, n: int, before: int, update):
     "Train over a carry plan, yielding each update's loss; a stream starts (and restarts after a gap) from a `before`-day forward-only spin-up."
     states, prev = None, None
@@ -239,7 +252,7 @@ def carried_steps(prep, plan: np.ndarray, n: int, before: int, update):
     for row in plan:
         fresh = np.ones(len(row), bool) if prev is None else row != prev + n
         if fresh.any():
-            xs = np.stack([prep.x[s - before:s] for s in row]) if before else None
+            xs = SpinupDays(prep.x, row, before) if before else None     # read a piece at a time: flat memory however many streams
             new = update.start(xs, len(row), ny, nx)
             states = new if states is None else [np.where(fresh[:, None, None, None], a, b) for a, b in zip(new, states)]
         x, y = chunk_arrays(prep, row, n)
