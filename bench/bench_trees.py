@@ -72,7 +72,7 @@ def run_target(data, target, lead, seed=0, train_first=None, n_fit=200_000) -> d
     from convda.profiles import profile_config
     from convda.io import open_run
     from convda.preprocess import prepare
-    from convda.baselines import linear_baseline, cell_mean, training_days
+    from convda.baselines import linear_baseline, cell_mean
     cfg = profile_config("convda", target=target, lead=lead, seed=seed)
     prep = prepare(open_run(data), cfg)
     days = np.concatenate([prep.indices["val"], prep.indices["test"]])
