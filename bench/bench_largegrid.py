@@ -20,7 +20,7 @@ def child(a):
     import numpy as np
     from convda.core import RunConfig
     from convda.largegrid import open_lazy, prepare_lazy, fit_tiles, full_grid_model
-    from convda.sequence import stream_model, _predict_stream
+    from convda.sequence import stream_model, stream_days
     t0 = time.perf_counter(); tm = {}
     ds = open_lazy(a.dir); cfg = RunConfig(train_years=1, val_years=1, test_years=1)
     prep = prepare_lazy(ds, cfg, sample_days=64); tm["prepare"] = time.perf_counter() - t0; rss_prep = C.peak_rss_gb()
@@ -29,7 +29,7 @@ def child(a):
     full = stream_model(full_grid_model(model, prep))
     first = int(prep.indices["test"][0]); a0 = first - cfg.lead - cfg.window + 1
     x = prep.x[a0:a0 + cfg.window - 1 + a.predict_days]
-    y = _predict_stream(full, x, 8)[cfg.window - 1:]
+    y = stream_days(full, x, chunk=8)[cfg.window - 1:]
     tm["predict"] = time.perf_counter() - t
     m = prep.mask
     print("RESULT " + json.dumps(dict(peak_gb=C.peak_rss_gb(), prepare_gb=rss_prep, T=len(prep.times), ny=m.shape[0], nx=m.shape[1],

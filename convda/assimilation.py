@@ -11,19 +11,21 @@ import pandas as pd
 import xarray as xr
 from matplotlib.figure import Figure
 from .core import Config, ConfigError, DataError, RunConfig, get_logger, drop_file_handler
+from .profiles import PROFILES
 from . import sbm
 from .metrics import nse, kge, rmse
 
 # %% auto #0
-__all__ = ['ASSIM_TARGETS', 'METHODS', 'ASSIM_PROFILES', 'NET_DEFAULTS', 'COLORS', 'AssimConfig', 'assim_config', 'net_config',
-           'correlated_noise', 'perturb_precip', 'observe', 'twin_inputs', 'Twin', 'make_twin', 'tiny_config',
-           'branch_state', 'run_cycles', 'run_method', 'truth_test', 'soil_geometry', 'unsat_capacity', 'check_state',
-           'mlda_update', 'oi_gain', 'analysis_variance', 'oi_gains', 'model_error_var', 'StateNetworks', 'gauge_cells',
-           'gauge_field', 'gauge_only', 'network_error_var', 'skilled_targets', 'train_networks', 'upstream_membership',
-           'gaspari_cohn', 'localization', 'enkf_analysis', 'pseudo_obs_analysis', 'open_loop_precip', 'Observations',
-           'make_observations', 'run_open_loop', 'run_oracle', 'update_days', 'run_mlda', 'run_hybrid', 'member_precip',
-           'run_enkf', 'score', 'daily_state_rmse', 'median_scores', 'plot_hydrographs', 'plot_state_rmse',
-           'format_scores', 'run_assimilation']
+__all__ = ['ASSIM_TARGETS', 'METHODS', 'CONVDA_NET', 'ASSIM_PROFILES', 'NET_DEFAULTS', 'COLORS', 'AssimConfig', 'assim_config',
+           'net_config', 'correlated_noise', 'perturb_precip', 'observe', 'static_keep', 'twin_inputs', 'Twin',
+           'make_twin', 'tiny_config', 'branch_state', 'run_cycles', 'run_method', 'truth_test', 'soil_geometry',
+           'unsat_capacity', 'check_state', 'mlda_update', 'oi_gain', 'analysis_variance', 'oi_gains',
+           'model_error_var', 'StateNetworks', 'gauge_cells', 'gauge_field', 'gauge_only', 'network_error_var',
+           'skilled_targets', 'train_networks', 'upstream_membership', 'gaspari_cohn', 'localization', 'enkf_analysis',
+           'pseudo_obs_analysis', 'open_loop_precip', 'Observations', 'make_observations', 'run_open_loop',
+           'run_oracle', 'update_days', 'run_mlda', 'run_hybrid', 'member_precip', 'run_enkf', 'score',
+           'daily_state_rmse', 'median_scores', 'plot_hydrographs', 'plot_state_rmse', 'format_scores',
+           'run_assimilation']
 
 # %% ../nbs/30_assimilation.ipynb #3dd33c20
 ASSIM_TARGETS = ("uts0", "uts1", "uts2", "uts3", "sat")   # the states every method updates
@@ -82,10 +84,13 @@ class AssimConfig(Config):
         if self.n_seeds < 1: raise ConfigError("n_seeds must be >= 1", variable="n_seeds", expected="a positive integer")
 
 # %% ../nbs/30_assimilation.ipynb #0f5c427f
+CONVDA_NET = {k: v for k, v in PROFILES["convda"].items() if k not in ("train_years", "val_years", "test_years")}
 ASSIM_PROFILES = {
     "quick": dict(ny=24, nx=22, test_days=365, k=3, n_seeds=3,
-                  net=dict(train_years=3, val_years=1, test_years=1, window=8, lead=0, filters=[8, 16],
-                           epochs=4, patience=2, max_train_samples=300, batch_size=8)),
+                  net=dict(CONVDA_NET, train_years=8, val_years=1, test_years=1)),
+    "quick_window": dict(ny=24, nx=22, test_days=365, k=3, n_seeds=3,
+                         net=dict(train_years=3, val_years=1, test_years=1, window=8, lead=0, filters=[8, 16],
+                                  epochs=4, patience=2, max_train_samples=300, batch_size=8)),
     "paper": dict(ny=46, nx=43, test_days=365, k=1,
                   net=dict(train_years=21, val_years=2, test_years=1, window=16, lead=0, epochs=20, patience=5)),
 }
@@ -137,6 +142,11 @@ def observe(q, rel_noise: float = 0.1, seed: int = 0) -> np.ndarray:
 
 # %% ../nbs/30_assimilation.ipynb #cf80f274
 _STATIC_KEEP = ("soil_theta_s", "soil_theta_r", "soil_thickness", "mask", "subcatchment", "river_mask")
+
+def static_keep(cfg: AssimConfig, static: xr.Dataset) -> list:
+    "The static maps the networks' training data carries: the mask, Eq. 6's soil maps and the networks' static inputs."
+    names = _STATIC_KEEP + tuple(n for n in cfg.net.get("static_inputs", ()) if n != "capacity")
+    return [k for k in dict.fromkeys(names) if k in static]
 
 def twin_inputs(cfg: AssimConfig, data=None) -> tuple[xr.Dataset, xr.Dataset]:
     "Static maps and true forcing (whole data period): synthetic (data=None) or from a Wflow.jl run folder."
@@ -223,7 +233,7 @@ def make_twin(cfg: AssimConfig, data=None, keep_train: bool = True, log=None) ->
                                "satwaterdepth": (tyx, tr["S"], {"units": "mm"})},
                               coords=dict(time=times, layer=np.arange(4), y=static["y"].values, x=static["x"].values))
         train_ds = xr.merge([train_ds, forcing[["precip", "pet", "temp"]],
-                             static[[k for k in _STATIC_KEEP if k in static]]], compat="override", join="left")
+                             static[static_keep(cfg, static)]], compat="override", join="left")
     window = {k: np.concatenate([p[k] for p in parts[1:]])[: t_end - tb] for k in parts[0]}
     log.info(f"truth: {int(model.mask.sum())} basin cells, data {times[0].date()}..{times[-1].date()}, "
              f"window {times[tb].date()}..{times[t_end - 1].date()} (test from {test_start.date()})")
@@ -344,38 +354,55 @@ def model_error_var(twin: Twin, precip) -> dict:
 # %% ../nbs/30_assimilation.ipynb #5a76e0cd
 class StateNetworks:
     "One ConvLSTM per target with its RunConfig, Scalers and validation error variance: (rain, pet, temp, observed q_river) -> soil states."
-    def __init__(self, models: dict, configs: dict, scalers: dict, mask, river_cells, err_var: dict | None = None):
-        self.models, self.configs, self.scalers = models, configs, scalers
+    def __init__(self, models: dict, configs: dict, scalers: dict, mask, river_cells, err_var: dict | None = None,
+                 static: xr.Dataset | None = None):
+        self.models, self.configs, self.scalers, self.static = models, configs, scalers, static   # static: the maps of static_inputs
         self.err_var = dict(err_var or {})   # target -> (y, x) mm2, the network's MSE on its validation year
         self.mask = np.asarray(mask, bool); self.river_cells = np.asarray(river_cells, bool) & self.mask
         self.window = max(c.window for c in configs.values()); self.lead = max(c.lead for c in configs.values())
+        self._streams = {}                   # target -> the stream copy of a sequence network, built once
 
     @property
     def targets(self) -> tuple: return tuple(self.models)
 
     def inputs(self, target: str, precip, pet, temp, q_river) -> np.ndarray:
-        "Scaled (T, y, x, 4) input array for the network of `target` (as preprocess.prepare builds it)."
-        from convda.preprocess import scale_inputs
+        "Scaled (T, y, x, C) inputs of the network of `target`, built as preprocess.prepare builds them (moving averages and static maps included)."
+        from convda.preprocess import model_inputs
         raw = dict(precip=np.asarray(precip, np.float32), pet=np.asarray(pet, np.float32),
                    temp=np.asarray(temp, np.float32), q_river=np.asarray(q_river, np.float32))
         cells = dict(precip=self.mask, pet=self.mask, temp=self.mask, q_river=self.river_cells)
-        return scale_inputs(raw, cells, self.mask, self.scalers[target], np.array([], np.int64), self.configs[target])
+        return model_inputs(raw, cells, self.mask, self.scalers[target], self.configs[target], self.static)
+
+    def physical(self, target: str, y) -> np.ndarray:
+        "Model-space predictions (n, y, x) of `target` -> non-negative states in mm (target scaling and Eq. 6 undone), NaN outside the basin."
+        from convda.preprocess import target_variable, undo_eq6, eq6_capacity
+        cfg, layer = self.configs[target], target_variable(target)[1]
+        if cfg.scale_target: y = self.scalers[target].inverse(target, y)
+        if cfg.eq6 and layer is not None:                     # the network learned Eq. 6's field: a saturated layer holds 0
+            if self.static is None: raise DataError("Eq. 6 needs the soil maps to undo", variable="static", expected="StateNetworks(..., static=the model's static maps)")
+            y = undo_eq6(y, eq6_capacity(self.static, layer), cfg.eq6_tolerance)
+        y = np.maximum(np.asarray(y, np.float64), 0.0); y[:, ~self.mask] = np.nan
+        return y
 
     def predict(self, precip, pet, temp, q_river, days, batch_size: int = 16) -> dict:
-        "States (n, y, x) in mm for each target on the window indices `days` (each needs window+lead earlier days)."
+        "States (n, y, x) in mm for each target on the indices `days` of the inputs: windows of earlier days, or one stream from day 0 for a sequence network."
+        from convda.preprocess import window_offsets
         days = np.asarray(days, np.int64); out = {}
         for t, model in self.models.items():
             cfg = self.configs[t]
-            from convda.preprocess import window_offsets
-            off = window_offsets(cfg.window, cfg.lead)
-            if days.size and days.min() + off[0] < 0:
-                raise DataError(f"day {days.min()} has no full input window of {cfg.window} days", variable="days",
-                                expected=f"days >= {-off[0]} (a longer ol_spinup_days)")
             x = self.inputs(t, precip, pet, temp, q_river)
-            y = np.asarray(model.predict(x[days[:, None] + off[None, :]], batch_size=batch_size, verbose=0))[..., 0]
-            if cfg.scale_target: y = self.scalers[t].inverse(t, y)
-            y = np.maximum(np.asarray(y, np.float64), 0.0); y[:, ~self.mask] = np.nan
-            out[t] = y
+            if cfg.mode == "sequence":                        # the inputs do not depend on the model's state: one stream serves every update
+                from convda.sequence import stream_model, stream_days
+                if t not in self._streams: self._streams[t] = stream_model(model)
+                if days.size and days.min() < cfg.lead: raise DataError(f"day {days.min()} comes before the lead of {cfg.lead} days", variable="days")
+                y = stream_days(self._streams[t], x, int(days.max()) - cfg.lead + 1)[days - cfg.lead] if days.size else np.zeros((0,) + self.mask.shape, np.float32)
+            else:
+                off = window_offsets(cfg.window, cfg.lead)
+                if days.size and days.min() + off[0] < 0:
+                    raise DataError(f"day {days.min()} has no full input window of {cfg.window} days", variable="days",
+                                    expected=f"days >= {-off[0]} (a longer ol_spinup_days)")
+                y = np.asarray(model.predict(x[days[:, None] + off[None, :]], batch_size=batch_size, verbose=0))[..., 0]
+            out[t] = self.physical(t, y)
         return out
 
 # %% ../nbs/30_assimilation.ipynb #455f7de0
@@ -402,14 +429,14 @@ def gauge_only(ds: xr.Dataset, cells) -> xr.Dataset:
 
 def _split_nse(model, prep, split: str, batch_size: int) -> float:
     "Pooled NSE (basin cells x days) of `model` on one split of `prep`, in physical units."
-    from convda.evaluate import predict
-    pr = predict(model, prep, split, batch_size=batch_size)
+    from convda.evaluate import predict_split
+    pr = predict_split(model, prep, split, batch_size=batch_size)
     return float(nse(pr["observed"], pr["predicted"]))
 
 def network_error_var(model, prep, split: str = "val", batch_size: int = 4) -> np.ndarray:
     "The network's error variance R (y, x): per-cell mean squared error (bias included) of its non-negative states on `split`; NaN outside the basin."
-    from convda.evaluate import predict
-    pr = predict(model, prep, split, batch_size=batch_size)
+    from convda.evaluate import predict_split
+    pr = predict_split(model, prep, split, batch_size=batch_size)
     p, o = (pr[k].transpose("time", "y", "x").values.astype(np.float64) for k in ("predicted", "observed"))
     e2 = (np.maximum(p, 0.0) - o) ** 2
     n = np.isfinite(e2).sum(0)
@@ -437,50 +464,48 @@ def skilled_targets(skill: pd.DataFrame, min_val_nse: float | None) -> list:
     return [t for t, v in zip(skill["target"], skill["val_nse"]) if v is not None and np.isfinite(v) and v >= min_val_nse]
 
 def train_networks(twin: Twin, out_dir, data_desc: str, verbose: int = 0, log=None, obs: str = "grid") -> tuple[StateNetworks, pd.DataFrame]:
-    "Train (or reload) one ConvLSTM per target of twin.cfg on the truth simulation (q_river on the grid or at the gauges only)."
+    "Train (or reload) one ConvLSTM per target of twin.cfg on the truth simulation (q_river on the grid or at the gauges only), each a run folder of convda's one fit path."
     import keras
-    import convda.model  # noqa: F401  registers the masked loss for loading
+    import convda.model, convda.sequence  # noqa: F401  register the masked losses for loading
     from convda.preprocess import prepare, Scalers
-    from convda.train import fit
-    from convda.evaluate import predict
+    from convda.train import train_run
     log = log or get_logger("convda.assimilation")
     if obs not in ("grid", "gauges"): raise ConfigError(f"unknown observation kind {obs!r}", variable="obs", expected="'grid' or 'gauges'")
     gauges = gauge_cells(twin.static, twin.gauge_ids) & twin.mask
+    data_of = lambda: twin.train_ds if obs == "grid" else gauge_only(twin.train_ds, gauges)
     models, configs, scalers, rows, errs = {}, {}, {}, [], {}
     for target in twin.cfg.targets:
         rc = net_config(twin.cfg, target, data_desc + (" [q_river at the gauges only]" if obs == "gauges" else ""))
-        prep = None
-        d = Path(out_dir) / ("models" if obs == "grid" else "models_gauges") / target; d.mkdir(parents=True, exist_ok=True)
-        t0 = time.perf_counter()
-        if (d / "model.keras").exists() and (d / "scalers.json").exists() and _same_config(d / "config.json", rc):
-            model = keras.saving.load_model(d / "model.keras"); sc = Scalers.from_json(d / "scalers.json")
-            m = json.loads((d / "metrics.json").read_text()) if (d / "metrics.json").exists() else {}
-            if "val_nse" not in m and twin.train_ds is not None:       # folders written before the skill gate
-                prep = prepare(twin.train_ds if obs == "grid" else gauge_only(twin.train_ds, gauges), rc)
-                m["val_nse"] = _split_nse(model, prep, "val", rc.batch_size)
-                (d / "metrics.json").write_text(json.dumps(m, indent=2) + "\n")
-            log.info(f"network {target}: reloaded from {d}")
-        else:
+        d = Path(out_dir) / ("models" if obs == "grid" else "models_gauges") / target
+        t0, prep, seconds = time.perf_counter(), None, None
+        done = all((d / f).exists() for f in ("model.keras", "scalers.json", "metrics.json")) and _same_config(d / "config.json", rc)
+        if not done:
             if twin.train_ds is None: raise DataError("no training data kept in the twin", variable="train_ds", expected="make_twin(keep_train=True)")
-            rc.to_json(d / "config.json"); (d / "error_var.nc").unlink(missing_ok=True)   # R belongs to the network it measures
-            prep = prepare(twin.train_ds if obs == "grid" else gauge_only(twin.train_ds, gauges), rc)
-            model, hist = fit(prep, rc, d, verbose=verbose, log=log)
-            pr = predict(model, prep, "test", batch_size=rc.batch_size)
-            m = dict(nse=float(nse(pr["observed"], pr["predicted"])), rmse=float(rmse(pr["observed"], pr["predicted"])),
-                     val_nse=_split_nse(model, prep, "val", rc.batch_size), epochs=int(len(hist)), train_samples=int(len(prep.indices["train"])), seconds=time.perf_counter() - t0)
-            (d / "metrics.json").write_text(json.dumps(m, indent=2) + "\n")
-            sc = prep.scalers; sc.to_json(d / "scalers.json")
-            tmp = d / "model.tmp.keras"; model.save(tmp); tmp.replace(d / "model.keras")
-            import shutil; shutil.rmtree(d / "backup", ignore_errors=True)
-            log.info(f"network {target} ({obs}): trained in {m['seconds']:.0f} s, validation NSE {m['val_nse']:.3f}, test NSE {m['nse']:.3f}")
+            other = (d / "config.json").exists() and not _same_config(d / "config.json", rc)
+            for f in ("error_var.nc", "network.json"): (d / f).unlink(missing_ok=True)   # they belong to the network they measure
+            train_run(data_of(), rc, d, verbose=verbose, overwrite=other)              # resumes an interrupted fit of the same network
+            seconds = time.perf_counter() - t0
+        else: log.info(f"network {target} ({obs}): reloaded from {d}")
+        model = keras.saving.load_model(d / "model.keras", compile=False); sc = Scalers.from_json(d / "scalers.json")
+        info_file = d / "network.json"
+        if info_file.exists(): info = json.loads(info_file.read_text())
+        elif twin.train_ds is None: info = {}
+        else:                                                 # validation skill: the skill gate, and what R is measured on
+            prep = prepare(data_of(), rc); m = json.loads((d / "metrics.json").read_text())
+            hist = d / "history.csv"
+            info = dict(nse=m.get("nse"), rmse=m.get("rmse"), val_nse=_split_nse(model, prep, "val", rc.batch_size),
+                        epochs=int(len(pd.read_csv(hist))) if hist.exists() else None, train_samples=int(len(prep.indices["train"])), seconds=seconds)
+            tmp = d / "network.tmp.json"; tmp.write_text(json.dumps(info, indent=2) + "\n"); tmp.replace(info_file)
+        if seconds is not None:
+            log.info(f"network {target} ({obs}): trained in {seconds:.0f} s, validation NSE {info.get('val_nse', float('nan')):.3f}, test NSE {info.get('nse', float('nan')):.3f}")
         models[target], configs[target], scalers[target] = model, rc, sc
-        prep_fn = lambda: prep if prep is not None else None if twin.train_ds is None else prepare(twin.train_ds if obs == "grid" else gauge_only(twin.train_ds, gauges), rc)
+        prep_fn = lambda: prep if prep is not None else None if twin.train_ds is None else prepare(data_of(), rc)
         ev = _error_var(d, model, prep_fn, rc.batch_size, log)
         if ev is not None: errs[target] = ev
         val_rmse = float(np.sqrt(np.nanmean(ev[twin.mask]))) if ev is not None else None
-        rows.append(dict(target=target, obs=obs, **{k: m.get(k) for k in ("val_nse", "nse", "rmse", "epochs", "train_samples", "seconds")}, val_rmse=val_rmse))
+        rows.append(dict(target=target, obs=obs, **{k: info.get(k) for k in ("val_nse", "nse", "rmse", "epochs", "train_samples", "seconds")}, val_rmse=val_rmse))
     river = np.asarray(twin.static["river_mask"].values > 0) & twin.mask if obs == "grid" else gauges
-    return StateNetworks(models, configs, scalers, twin.mask, river, errs), pd.DataFrame(rows)
+    return StateNetworks(models, configs, scalers, twin.mask, river, errs, static=twin.static), pd.DataFrame(rows)
 
 # %% ../nbs/30_assimilation.ipynb #180a64f1
 def upstream_membership(static: xr.Dataset, gauge_ids) -> np.ndarray:

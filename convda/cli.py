@@ -108,7 +108,8 @@ def _parser() -> argparse.ArgumentParser:
     se.add_argument("--nse-threshold", type=float, help="leave models below this test NSE out of the bands")
     se.add_argument("--n-jobs", type=int, default=1, help="runs trained at once on this machine (child processes)")
     a = sub.add_parser("assimilate", help="twin experiment: ConvLSTM state updating against open loop and an EnKF")
-    a.add_argument("--profile", default="quick", choices=["quick", "paper"])
+    a.add_argument("--profile", default="quick", choices=["quick", "quick_window", "paper"],
+                   help="quick: convda's networks on a 24 x 22 twin; quick_window: the earlier 8-day window networks; paper: the paper's grid")
     a.add_argument("--data", help="a Wflow.jl run folder for the truth (default: the embedded catchment)")
     a.add_argument("--out", help="experiment folder (default runs/assimilation_PROFILE)")
     a.add_argument("--k", type=int, help="update the states every k days")

@@ -18,8 +18,8 @@ from .preprocess import preds_dataset, eq6_fields
 
 # %% auto #0
 __all__ = ['BASELINE_PREFIX', 'PAPER_DATES', 'RUN_FILES', 'with_baselines', 'baseline_names', 'synthetic_preds', 'predict',
-           'add_baselines', 'transect_rows', 'transect_series', 'plot_transects', 'default_dates', 'plot_delta_maps',
-           'plot_learning_curve', 'plot_target_distribution', 'compare_runs', 'evaluation_metrics',
+           'predict_split', 'add_baselines', 'transect_rows', 'transect_series', 'plot_transects', 'default_dates',
+           'plot_delta_maps', 'plot_learning_curve', 'plot_target_distribution', 'compare_runs', 'evaluation_metrics',
            'plot_nse_cell_maps', 'write_evaluation', 'format_metrics_table', 'check_run_dir', 'evaluate_run',
            'check_scalers']
 
@@ -82,6 +82,13 @@ def predict(model, prep, split: str = "test", batch_size: int = 4) -> xr.Dataset
     return preds_dataset(prep.y_phys[idx], to_physical(prep, y_model), prep.times[idx], prep.y_coord, prep.x_coord,
                          prep.mask, target=cfg.target, units=prep.target_units, split=split, **eq6_fields(prep, y_model),
                          window=int(cfg.window), lead=int(cfg.lead), scale_target=int(bool(cfg.scale_target)))
+
+def predict_split(model, prep, split: str = "test", batch_size: int | None = None) -> xr.Dataset:
+    "`predict` for a window model, `convda.sequence.predict_sequence` (one stream from the start) for a sequence model."
+    if prep.cfg.mode == "sequence":
+        from convda.sequence import predict_sequence
+        return predict_sequence(model, prep, split)
+    return predict(model, prep, split, batch_size=batch_size or prep.cfg.batch_size)
 
 def add_baselines(preds: xr.Dataset, prep) -> xr.Dataset:
     "`preds` with the three `convda.baselines` of `prep` (fitted on its training days) on the same days, and the in-sample MASE scale."
@@ -415,11 +422,7 @@ def evaluate_run(run_dir, data=None, split: str = "test", batch_size: int | None
         data = open_run(data)
     prep = prepare(data, cfg)
     check_scalers(prep.scalers, run_dir / "scalers.json")
-    if cfg.mode == "sequence":
-        from convda.sequence import predict_sequence
-        preds = predict_sequence(model, prep, split)
-    else:
-        preds = predict(model, prep, split=split, batch_size=batch_size or cfg.batch_size)
+    preds = predict_split(model, prep, split, batch_size)
     hist = run_dir / "history.csv"
     return write_evaluation(run_dir, preds, history=hist if hist.exists() else None, prep=prep)
 

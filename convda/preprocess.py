@@ -19,8 +19,8 @@ __all__ = ['FIT_SAMPLES', 'LAYER_TOPS', 'CHANNELS', 'SPLIT_LOSS_WARN', 'SPLIT_LO
            'target_variable', 'target_array', 'layer_thickness', 'eq6_capacity', 'saturated_layer', 'apply_eq6',
            'undo_eq6', 'missing_days', 'sample_indices', 'storm_days', 'fit_input_scalers', 'scale_inputs',
            'static_channel_names', 'static_maps', 'static_channels', 'InputStack', 'memory_channel_names',
-           'memory_channels', 'Prepared', 'basin_mask', 'check_split_loss', 'prepare', 'to_physical', 'preds_dataset',
-           'eq6_fields', 'window_days', 'scaled_input_values', 'plot_scaled_inputs', 'window_offsets',
+           'memory_channels', 'model_inputs', 'Prepared', 'basin_mask', 'check_split_loss', 'prepare', 'to_physical',
+           'preds_dataset', 'eq6_fields', 'window_days', 'scaled_input_values', 'plot_scaled_inputs', 'window_offsets',
            'make_tf_dataset']
 
 # %% ../nbs/10_preprocess.ipynb #e7f6d91b
@@ -381,13 +381,14 @@ def static_maps(ds: xr.Dataset, names) -> dict:
         out[n] = np.asarray(da.transpose("y", "x").values, np.float64)
     return out
 
-def static_channels(ds: xr.Dataset, cfg: RunConfig, mask: np.ndarray, scalers: Scalers) -> np.ndarray:
-    "The (ny, nx, S) float32 static channels of `cfg` (maps scaled on basin cells, then the mask); fits `static:NAME` scalers."
+def static_channels(ds: xr.Dataset, cfg: RunConfig, mask: np.ndarray, scalers: Scalers, fit: bool = True) -> np.ndarray:
+    "The (ny, nx, S) float32 static channels of `cfg` (maps scaled on basin cells, then the mask); fits `static:NAME` scalers unless `fit` is False."
     maps = static_maps(ds, cfg.static_inputs)
     chans = []
     for n, a in maps.items():
         if not np.isfinite(a[mask]).any(): raise DataError("the static map has no finite value in the basin", variable=n)
-        s = scalers.fit(f"static:{n}", a[mask], seed=cfg.seed).transform(f"static:{n}", a)
+        if fit: scalers.fit(f"static:{n}", a[mask], seed=cfg.seed)
+        s = scalers.transform(f"static:{n}", a)
         s[~mask] = 0; chans.append(np.nan_to_num(s, nan=0.0, posinf=0.0, neginf=0.0))
     if cfg.mask_channel: chans.append(mask.astype(np.float32))
     if not chans: return np.zeros(mask.shape + (0,), np.float32)
@@ -444,6 +445,17 @@ def memory_channels(x: np.ndarray, mask: np.ndarray, scales) -> np.ndarray:
     out[:, ~mask] = 0
     return out
 
+
+# %% ../nbs/10_preprocess.ipynb #7e79d108
+def model_inputs(raw: dict, cells: dict, mask: np.ndarray, scalers: Scalers, cfg: RunConfig, static_ds: xr.Dataset | None = None,
+                 storm: np.ndarray | None = None, fit_static: bool = False) -> np.ndarray:
+    "The model's (T, ny, nx, C) inputs from raw fields with fitted scalers: scaled dynamic inputs, then moving averages, static maps and the mask (an InputStack when any)."
+    x = scale_inputs(raw, cells, mask, scalers, np.array([], np.int64) if storm is None else storm, cfg)
+    if not (cfg.static_inputs or cfg.mask_channel or cfg.memory_inputs): return x
+    if cfg.static_inputs and static_ds is None:
+        raise DataError("the network takes static maps but none were given", variable="static_inputs", expected=f"a dataset with {list(cfg.static_inputs)}")
+    memory = memory_channels(x, mask, cfg.memory_inputs) if cfg.memory_inputs else None
+    return InputStack(x, static_channels(static_ds, cfg, mask, scalers, fit=fit_static), memory)
 
 # %% ../nbs/10_preprocess.ipynb #746b6eb0
 @dataclasses.dataclass(eq=False)
@@ -529,10 +541,7 @@ def prepare(ds: xr.Dataset, cfg: RunConfig | None = None) -> Prepared:
     train_days = np.nonzero((times >= periods["train"][0]) & (times <= periods["train"][1]))[0]
     storm = storm_days(times, cfg.storm_dates)
     scalers = fit_input_scalers(raw, cells, train_days, storm, cfg)
-    x = scale_inputs(raw, cells, mask, scalers, storm, cfg); del raw
-    if cfg.static_inputs or cfg.mask_channel or cfg.memory_inputs:   # moving averages, static maps, then the mask, after the dynamic inputs
-        memory = memory_channels(x, mask, cfg.memory_inputs) if cfg.memory_inputs else None
-        x = InputStack(x, static_channels(ds, cfg, mask, scalers), memory)
+    x = model_inputs(raw, cells, mask, scalers, cfg, ds, storm, fit_static=True); del raw
     var, layer = target_variable(cfg.target)
     capacity = eq6_capacity(ds, layer) if (cfg.eq6 and layer is not None) else None
     if capacity is not None:                                  # Eq. 6: saturation from the water table where the run has zi

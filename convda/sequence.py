@@ -20,7 +20,7 @@ __all__ = ['SPINUP_BN', 'SPIN_PIECE', 'SEQ_CKPT', 'STREAM_CHUNK', 'SequenceMaske
            'sequence_model_from_config', 'copy_weights', 'valid_days', 'chunk_starts', 'chunk_arrays', 'chunk_days_for',
            'from_state_model', 'check_spinup_bn', 'forward_only', 'truncated_update', 'carried_update', 'carry_plan',
            'SpinupDays', 'carried_steps', 'write_sequence_checkpoint', 'read_sequence_checkpoint', 'fit_sequence',
-           'stream_model', 'stream_start', 'predict_days', 'predict_sequence']
+           'stream_model', 'stream_start', 'predict_days', 'stream_days', 'predict_sequence']
 
 # %% ../nbs/15_sequence.ipynb #623cdf05
 @keras.saving.register_keras_serializable(package="convda", name="SequenceMaskedMSE")
@@ -414,7 +414,7 @@ def predict_days(model, prep, split: str = "test", spinup=None, chunk=None) -> t
         a = int(run[0]) - lead - spinup + 1                   # first input day
         if a < 0: raise DataError(f"not enough days before {prep.times[run[0]].date()} for a {spinup}-day spin-up", variable="spinup")
         x = prep.x[a:int(run[-1]) - lead + 1]
-        if chunk: y = _predict_stream(smodel, x, int(chunk))
+        if chunk: y = stream_days(smodel, x, chunk=int(chunk))
         else: y = np.asarray(model.predict_on_batch(x[None]))[0, ..., 0]
         out.append(y[spinup - 1:])
     return idx, np.concatenate(out)
@@ -429,9 +429,9 @@ def _stream_range(smodel, x, a: int, b: int, chunk: int) -> np.ndarray:
         out.append(np.asarray(res[0])[0, ..., 0]); states = [np.asarray(v) for v in res[1:]]
     return np.concatenate(out)
 
-def _predict_stream(smodel, x: np.ndarray, chunk: int) -> np.ndarray:
-    "Feed `x` (T, ny, nx, C) to a stream model `chunk` days at a time, carrying the states; (T, ny, nx)."
-    return _stream_range(smodel, x, 0, len(x), chunk)
+def stream_days(smodel, x, n: int | None = None, chunk: int = STREAM_CHUNK) -> np.ndarray:
+    "Model-space predictions (n, ny, nx) of the stream model `smodel` on the first `n` days of `x` (all by default), one stream from zero states."
+    return _stream_range(smodel, x, 0, len(x) if n is None else int(n), int(chunk))
 
 def predict_sequence(model, prep, split: str = "test", spinup=None, chunk=None):
     "Like `convda.evaluate.predict`, for a sequence model: observed and predicted fields in physical units."

@@ -220,7 +220,7 @@ def _changed_data_error(run_dir: Path, state: str, changed: list[str]) -> Convda
 def train_run(ds, cfg: RunConfig, run_dir, verbose=1, overwrite: bool = False, callbacks=None) -> Path:
     "Prepare `ds`, fit (or resume), predict the test period and write a complete run folder; returns its path. A finished folder is never changed unless `overwrite`."
     from convda.preprocess import prepare
-    from convda.evaluate import predict, write_evaluation
+    from convda.evaluate import predict_split, write_evaluation
     run_dir = Path(run_dir)
     state = run_dir_state(run_dir, cfg, overwrite)       # refuses another configuration before any data is read
     if isinstance(ds, (str, Path)):
@@ -267,11 +267,7 @@ def train_run(ds, cfg: RunConfig, run_dir, verbose=1, overwrite: bool = False, c
             tmp = run_dir / "model.tmp.keras"
             model.save(tmp); tmp.replace(run_dir / "model.keras")
             if cfg.mode == "sequence": shutil.rmtree(run_dir / "backup", ignore_errors=True)   # the checkpoint, now that the model is saved
-        if cfg.mode == "sequence":
-            from convda.sequence import predict_sequence
-            preds = predict_sequence(model, prep, "test")
-        else:
-            preds = predict(model, prep, "test", batch_size=cfg.batch_size)
+        preds = predict_split(model, prep, "test")
         metrics = write_evaluation(run_dir, preds, history=hist if len(hist) else None, prep=prep)
         log.info("test metrics: " + ", ".join(f"{k}={metrics[k]:.4g}" for k in ("nse", "rmse", "mse", "kge", "mase")
                                                if isinstance(metrics.get(k), (int, float))))

@@ -95,6 +95,28 @@ def test_run_assimilation_with_trained_networks_and_cache(tmp_path):
     np.testing.assert_allclose(df2.rmse_sat[0], df.rmse_sat[1])
 
 
+def test_run_assimilation_with_convda_sequence_networks(tmp_path):
+    "convda's own networks (sequence mode, moving averages, static maps, mask) train as run folders and drive ML-DA."
+    pytest.importorskip("keras")
+    net = dict(mode="sequence", carry_states=True, stream_predict=True, chunk_days=5, chunk_batch=2, eq6=False, epochs=2, max_train_samples=None,
+               memory_inputs=(5, 30), static_inputs=("soil_thickness", "soil_ksat_vertical", "land_slope"), mask_channel=True)
+    cfg = tiny_config(targets=("uts1",), net=net).to_dict()
+    out = tmp_path / "exp"
+    df = run_assimilation(cfg, out=out, n_ens=8, k=5, methods=["open_loop", "mlda", "mlda_oi"], n_seeds=1)
+    assert np.isfinite(df[["nse_outlet", "rmse_uts1", "s_per_update"]].values).all()
+    d = out / "models" / "uts1"
+    for f in ("config.json", "scalers.json", "model.keras", "metrics.json", "predictions.nc", "history.csv", "network.json", "error_var.nc"):
+        assert (d / f).exists(), f                                  # an ordinary run folder of the one fit path
+    import json
+    rc = json.loads((d / "config.json").read_text())
+    assert rc["mode"] == "sequence" and rc["static_inputs"] == ["soil_thickness", "soil_ksat_vertical", "land_slope"]
+    assert "static:soil_ksat_vertical" in json.loads((d / "scalers.json").read_text())["scalers"]
+    info = json.loads((d / "network.json").read_text())
+    assert np.isfinite(info["val_nse"]) and info["epochs"] >= 1
+    oi = df[df.method == "mlda_oi"].iloc[0]; ol = df[df.method == "open_loop"].iloc[0]
+    assert oi.rmse_uts1 != ol.rmse_uts1                             # the network's states reached the model (OI has no skill gate)
+
+
 def test_oi_gain_limits_reproduce_direct_insertion_and_background(biased_twin):
     tw = biased_twin; m = tw.mask; shape = tw.mask.shape
     pred = {t: (tw.truth["S"][7] if t == "sat" else tw.truth["U"][7, int(t[3])]) for t in ASSIM_TARGETS}
