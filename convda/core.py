@@ -278,6 +278,7 @@ class RunConfig(Config):
     batch_norm: bool = True              # sequence mode: BatchNormalization after each ConvLSTM (Table 1); False leaves the bounded LSTM outputs as they are
     carry_states: bool = False           # sequence mode: chunks follow each other in `chunk_batch` streams, each starting from the states the one before ended with
     memory_inputs: tuple = ()            # time scales (days) of causal moving averages of each dynamic input, appended as channels after the dynamic ones
+    cell_weights: str = "none"           # sequence mode: "none" (every basin cell counts the same in the loss) or "inverse_variance" (each cell by 1 / its training variance)
 
     def __post_init__(self):
         "Check the type and range of every field by its rule in `RUN_RULES` (lists become tuples, ints become floats), then the rules that tie fields together."
@@ -290,6 +291,8 @@ class RunConfig(Config):
             raise ConfigError(f"static_inputs must be distinct map names, got {self.static_inputs!r}", variable="static_inputs", expected="e.g. ('soil_thickness', 'capacity')")
         if len(set(self.memory_inputs)) != len(self.memory_inputs):
             raise ConfigError(f"memory_inputs must be distinct time scales, got {self.memory_inputs!r}", variable="memory_inputs", expected="e.g. (10, 30, 90, 300)")
+        if self.cell_weights != "none" and self.mode != "sequence":
+            raise ConfigError("cell_weights needs sequence mode", variable="cell_weights", expected="mode='sequence' (or cell_weights='none')")
 
 # %% ../nbs/00_core.ipynb #94d6b60a
 _unit = lambda: Number(float, 0, 1, hi_open=True)        # a fraction in [0, 1)
@@ -308,7 +311,7 @@ RUN_RULES = dict(
     lr_schedule=Choice("constant", "cosine"), adam_beta1=_unit(),
     adam_epsilon=Number(float, 0, 1, lo_open=True), test_start=Day(optional=True),
     static_inputs=Items(Text()), mask_channel=Flag(), spinup_days=Number(int, 0), stream_predict=Flag(),
-    train_minutes=Number(float, 0), carry_states=Flag(), batch_norm=Flag(), memory_inputs=Items(Number(int, 1)),
+    train_minutes=Number(float, 0), carry_states=Flag(), batch_norm=Flag(), memory_inputs=Items(Number(int, 1)), cell_weights=Choice("none", "inverse_variance"),
 )
 
 # %% ../nbs/00_core.ipynb #58c9d74f

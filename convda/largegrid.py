@@ -159,6 +159,7 @@ def fit_tiles(prep, cfg: RunConfig | None = None, tile: int = 64, chunk_days: in
     from convda.sequence import build_sequence_model, chunk_starts, valid_days, chunk_days_for
     from convda.model import head_activation_for, optimizer_for
     cfg = cfg or prep.cfg; rng = np.random.default_rng(seed)
+    if cfg.cell_weights != "none": raise ConfigError("tile training has no per-cell loss weights", variable="cell_weights", expected="'none'")
     tile = min(tile, *prep.mask.shape)
     keras.utils.set_random_seed(seed)
     model = build_sequence_model(prep.x.shape[-1], tile, tile, cfg.filters, cfg.kernel, cfg.head_kernel, cfg.dropout,

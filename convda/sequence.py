@@ -17,22 +17,26 @@ from .model import recalibrate_batchnorm, train_target_mean, nonfinite_weights
 
 # %% auto #0
 __all__ = ['SPINUP_BN', 'SPIN_PIECE', 'SEQ_CKPT', 'STREAM_CHUNK', 'SequenceMaskedMSE', 'build_sequence_model',
-           'sequence_model_from_config', 'copy_weights', 'valid_days', 'chunk_starts', 'chunk_arrays', 'chunk_days_for',
-           'from_state_model', 'check_spinup_bn', 'forward_only', 'truncated_update', 'carried_update', 'carry_plan',
-           'SpinupDays', 'carried_steps', 'write_sequence_checkpoint', 'read_sequence_checkpoint', 'fit_sequence',
-           'stream_model', 'stream_start', 'predict_days', 'stream_days', 'predict_sequence']
+           'sequence_model_from_config', 'cell_weights_for', 'copy_weights', 'valid_days', 'chunk_starts',
+           'chunk_arrays', 'chunk_days_for', 'from_state_model', 'check_spinup_bn', 'forward_only', 'truncated_update',
+           'carried_update', 'carry_plan', 'SpinupDays', 'carried_steps', 'write_sequence_checkpoint',
+           'read_sequence_checkpoint', 'fit_sequence', 'stream_model', 'stream_start', 'predict_days', 'stream_days',
+           'predict_sequence']
 
 # %% ../nbs/15_sequence.ipynb #623cdf05
 @keras.saving.register_keras_serializable(package="convda", name="SequenceMaskedMSE")
 class SequenceMaskedMSE(keras.losses.Loss):
-    "MSE over basin cells and time steps p >= spinup - 1 of (B, T, ny, nx, 1) sequences."
-    def __init__(self, mask, spinup: int = 8, name="sequence_masked_mse", reduction="sum_over_batch_size", dtype=None):
+    "MSE over basin cells (weighted by `weights`, if given) and time steps p >= spinup - 1 of (B, T, ny, nx, 1) sequences."
+    def __init__(self, mask, spinup: int = 8, name="sequence_masked_mse", reduction="sum_over_batch_size", dtype=None, weights=None):
         super().__init__(name=name, reduction=reduction, dtype=dtype)
         m = np.asarray(mask, dtype=bool)
         if m.ndim != 2 or not m.any(): raise ConfigError(f"mask must be a 2-D boolean map with a basin cell, got shape {m.shape}", variable="mask")
         if int(spinup) < 1: raise ConfigError("spinup must be >= 1", variable="spinup", expected="the window length W")
-        self.mask, self.spinup = m, int(spinup)
-        self._w = ops.convert_to_tensor(m.astype("float32")[..., None] / m.sum())   # (ny, nx, 1), sums to 1
+        w = m.astype(np.float64) if weights is None else np.where(m, np.asarray(weights, np.float64), 0.0)
+        if w.shape != m.shape or not np.isfinite(w).all() or (w < 0).any() or w.sum() <= 0:
+            raise ConfigError("cell weights must be a finite, non-negative map of the grid's shape with a positive basin cell", variable="cell_weights")
+        self.mask, self.spinup, self.weights = m, int(spinup), None if weights is None else w
+        self._w = ops.convert_to_tensor((w / w.sum()).astype("float32")[..., None])   # (ny, nx, 1), sums to 1
 
     def call(self, y_true, y_pred):
         "Per-chunk mean over scored steps of the basin-mean squared error."
@@ -45,13 +49,14 @@ class SequenceMaskedMSE(keras.losses.Loss):
 
     def get_config(self):
         "Plain-data config: the mask as a nested list of 0/1 and the spin-up."
-        return {"mask": self.mask.astype(int).tolist(), "spinup": self.spinup, "name": self.name, "reduction": self.reduction}
+        return {"mask": self.mask.astype(int).tolist(), "spinup": self.spinup, "name": self.name, "reduction": self.reduction,
+                "weights": None if self.weights is None else self.weights.tolist()}
 
 # %% ../nbs/15_sequence.ipynb #0198454d
 def build_sequence_model(n_channels: int = 4, ny: int = 46, nx: int = 43, filters=(32, 64), kernel: int = 3,
                          head_kernel: int = 3, dropout: float = 0.1, recurrent_dropout: float = 0.1, lr: float = 1e-3,
                          mask=None, spinup: int = 8, stream: bool = False, head_activation: str = "relu",
-                         beta1: float = 0.9, epsilon: float = 1e-7, batch_norm: bool = True) -> keras.Model:
+                         beta1: float = 0.9, epsilon: float = 1e-7, batch_norm: bool = True, weights=None) -> keras.Model:
     "Table 1 ConvLSTM with every layer on every time step (BatchNorm after each unless not `batch_norm`); compiled with the spin-up-masked MSE (not for `stream`)."
     filters = tuple(int(f) for f in filters)
     check_head_activation(head_activation)
@@ -74,16 +79,27 @@ def build_sequence_model(n_channels: int = 4, ny: int = 46, nx: int = 43, filter
                         dtype="float32")(h)            # per step; float32 output under mixed precision
     if stream: return keras.Model([inp] + state_in, [out] + state_out, name="convlstm_stream")
     model = keras.Model(inp, out, name="convlstm_sequence")
-    loss = SequenceMaskedMSE(mask, spinup) if mask is not None else keras.losses.MeanSquaredError()
+    loss = SequenceMaskedMSE(mask, spinup, weights=weights) if mask is not None else keras.losses.MeanSquaredError()
     model.compile(optimizer=keras.optimizers.Adam(learning_rate=lr, beta_1=beta1, epsilon=epsilon), loss=loss)
     return model
 
-def sequence_model_from_config(cfg: RunConfig, ny: int, nx: int, mask=None, n_channels: int = 4, lr=None) -> keras.Model:
-    "The sequence model a `RunConfig` describes (spin-up = cfg.window)."
+def sequence_model_from_config(cfg: RunConfig, ny: int, nx: int, mask=None, n_channels: int = 4, lr=None, weights=None) -> keras.Model:
+    "The sequence model a `RunConfig` describes (spin-up = cfg.window; `weights`: per-cell loss weights, see `cell_weights_for`)."
     return build_sequence_model(n_channels, ny, nx, cfg.filters, cfg.kernel, cfg.head_kernel, cfg.dropout,
                                 cfg.recurrent_dropout, cfg.lr if lr is None else lr, mask, spinup=cfg.window,
                                 head_activation=head_activation_for(cfg), beta1=cfg.adam_beta1, epsilon=cfg.adam_epsilon,
-                                batch_norm=cfg.batch_norm)
+                                batch_norm=cfg.batch_norm, weights=weights)
+
+def cell_weights_for(prep, floor_quantile: float = 0.1) -> np.ndarray | None:
+    "Per-cell loss weights (ny, nx) of `prep.cfg.cell_weights`: None for 'none'; for 'inverse_variance' 1 / the cell's variance of the model-space target on the training days (floored at the basin's `floor_quantile` quantile), mean 1 over the basin."
+    if prep.cfg.cell_weights == "none": return None
+    y = prep.y[np.asarray(prep.indices["train"], np.int64)][:, prep.mask].astype(np.float64)
+    v = y.var(axis=0)
+    pos = v[v > 0]
+    if pos.size == 0: raise DataError("the target does not vary in any basin cell over the training days", variable=prep.cfg.target)
+    w = 1.0 / np.maximum(v, np.quantile(pos, floor_quantile))
+    out = np.zeros(prep.mask.shape); out[prep.mask] = w / w.mean()
+    return out
 
 def copy_weights(src: keras.Model, dst: keras.Model) -> keras.Model:
     "Copy all weights (in order) from `src` to `dst`, which must have the same shapes (window <-> sequence <-> stream)."
@@ -303,7 +319,7 @@ def fit_sequence(prep, cfg: RunConfig | None = None, chunk_days: int | None = No
     fresh = model is None and saved is None
     if model is None:                                         # a model passed in just trains on (no reseeding: no retrace)
         set_seed(cfg.seed, deterministic=False)
-        model = sequence_model_from_config(cfg, ny, nx, prep.mask, n_channels=prep.x.shape[-1], lr=lr)
+        model = sequence_model_from_config(cfg, ny, nx, prep.mask, n_channels=prep.x.shape[-1], lr=lr, weights=cell_weights_for(prep))
         if head_init_for(cfg) == "mean": init_head(model, train_target_mean(prep))   # no dead ReLU head (11_model)
     carry = bool(cfg.carry_states)                            # streams of consecutive chunks, states carried between them
     n = int(chunk_days) if carry else chunk_days_for(cfg.window, chunk_days)
