@@ -19,13 +19,12 @@ def score(run_dir, split: str = "val") -> dict:
     from convda.core import RunConfig
     from convda.io import open_run
     from convda.preprocess import prepare
-    from convda.evaluate import predict, add_baselines, evaluation_metrics
-    from convda.sequence import predict_sequence
+    from convda.evaluate import predict_split, add_baselines, evaluation_metrics
     run_dir = Path(run_dir)
     cfg = RunConfig.from_json(run_dir / "config.json")
     prep = prepare(open_run(cfg.data), cfg)
     model = keras.saving.load_model(run_dir / "model.keras", compile=False)
-    preds = predict_sequence(model, prep, split) if cfg.mode == "sequence" else predict(model, prep, split, batch_size=cfg.batch_size)
+    preds = predict_split(model, prep, split)
     m = evaluation_metrics(add_baselines(preds, prep))
     row = dict(run=run_dir.name, split=split, nse=m["nse"], nse_cell_median=m["nse_cell_median"],
                skill_vs_best_baseline=m.get("skill_vs_best_baseline"), sat_frac_obs=m.get("sat_frac_obs"), sat_frac_pred=m.get("sat_frac_pred"))
