@@ -173,7 +173,7 @@ def from_state_model(model: keras.Model) -> keras.Model:
             h = layer(h)
     m = keras.Model([inp] + s_in, h, name="convlstm_from_state")
     loss = model.loss
-    if isinstance(loss, SequenceMaskedMSE): loss = SequenceMaskedMSE(loss.mask, spinup=1)
+    if isinstance(loss, SequenceMaskedMSE): loss = SequenceMaskedMSE(loss.mask, spinup=1, weights=loss.weights)   # the cell weights too
     m.compile(optimizer=model.optimizer, loss=loss)             # one optimizer: Adam moments carry over
     return m
 
