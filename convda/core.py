@@ -4,16 +4,16 @@
 
 # %% ../nbs/00_core.ipynb #5314dfb9
 from __future__ import annotations
-import dataclasses, json, logging, os, random, sys
+import dataclasses, datetime, json, logging, os, random, sys
 from pathlib import Path
 from typing import Any, get_type_hints
 import numpy as np
 
 # %% auto #0
 __all__ = ['LAYER_THICKNESS', 'TARGETS', 'HYPERPARAMS', 'FORCING', 'TRANSECT_ROWS', 'UNITS', 'LOSS_NAMES', 'RUN_RULES',
-           'ConvdaError', 'DataError', 'ConfigError', 'TrainingError', 'brief', 'Config', 'Rule', 'Number', 'Choice',
-           'Flag', 'Text', 'Day', 'Items', 'LossSpec', 'check_fields', 'RunConfig', 'set_seed', 'get_logger',
-           'drop_file_handler', 'data_dir']
+           'ConvdaError', 'DataError', 'ConfigError', 'TrainingError', 'brief', 'atomic_write', 'jsonable',
+           'write_json', 'Config', 'Rule', 'Number', 'Choice', 'Flag', 'Text', 'Day', 'Items', 'LossSpec',
+           'check_fields', 'RunConfig', 'set_seed', 'get_logger', 'drop_file_handler', 'data_dir']
 
 # %% ../nbs/00_core.ipynb #95190471
 LAYER_THICKNESS = (100.0, 300.0, 800.0)  # mm; the 4th layer is the remainder of the soil
@@ -49,6 +49,31 @@ def brief(err: BaseException, limit: int = 300) -> str:
     "`Type: message` of an exception on one line, cut to `limit` characters (Keras puts whole layer configs in its messages)."
     msg = " ".join(str(err).split())
     return f"{type(err).__name__}: {msg[:limit]}" + (" ..." if len(msg) > limit else "")
+
+# %% ../nbs/00_core.ipynb #f3402982
+def atomic_write(path, write) -> Path:
+    "Call `write(tmp)` on a temporary name beside `path` (same suffix), then rename it onto `path`."
+    path = Path(path); tmp = path.with_name(f"{path.stem}.tmp{path.suffix}")
+    try:
+        write(tmp); os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True); raise
+    return path
+
+def jsonable(v):
+    "Plain-JSON version of `v`: numpy scalars to Python, NaN and infinity to None, days to 'YYYY-MM-DD', tuples to lists."
+    if isinstance(v, dict): return {k: jsonable(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)): return [jsonable(x) for x in v]
+    if isinstance(v, np.bool_): return bool(v)
+    if isinstance(v, np.integer): return int(v)
+    if isinstance(v, (float, np.floating)): return float(v) if np.isfinite(v) else None
+    if isinstance(v, datetime.datetime) and v.time() == datetime.time(0): return str(v.date())
+    if isinstance(v, datetime.date): return v.isoformat()
+    return v
+
+def write_json(path, obj) -> Path:
+    "Write `jsonable(obj)` as indented JSON, atomically."
+    return atomic_write(path, lambda p: p.write_text(json.dumps(jsonable(obj), indent=2, default=str) + "\n"))
 
 # %% ../nbs/00_core.ipynb #1923c317
 def _coerce(name, value, typ):
@@ -97,9 +122,8 @@ class Config:
         return json.loads(json.dumps(dataclasses.asdict(self)))
 
     def to_json(self, path) -> Path:
-        "Write the configuration as JSON."
-        path = Path(path); path.write_text(json.dumps(self.to_dict(), indent=2) + "\n")
-        return path
+        "Write the configuration as JSON (atomically)."
+        return write_json(path, self.to_dict())
 
     @classmethod
     def from_json(cls, path):

@@ -11,7 +11,7 @@ import pandas as pd
 import xarray as xr
 from matplotlib.figure import Figure
 from matplotlib.colors import TwoSlopeNorm
-from .core import ConvdaError, ConfigError, DataError, RunConfig, TRANSECT_ROWS, brief
+from .core import ConvdaError, ConfigError, DataError, RunConfig, TRANSECT_ROWS, brief, atomic_write, jsonable, write_json
 from .metrics import (metrics_dict, nse, nse_map, rmse, season_of, saturation_metrics, eq6_ambiguity,
                             skill_score, best_reference)
 from .preprocess import preds_dataset, eq6_fields
@@ -19,9 +19,9 @@ from .preprocess import preds_dataset, eq6_fields
 # %% auto #0
 __all__ = ['BASELINE_PREFIX', 'PAPER_DATES', 'RUN_FILES', 'with_baselines', 'baseline_names', 'synthetic_preds', 'predict',
            'predict_split', 'add_baselines', 'transect_rows', 'transect_series', 'plot_transects', 'default_dates',
-           'plot_delta_maps', 'plot_learning_curve', 'plot_target_distribution', 'compare_runs', 'evaluation_metrics',
-           'plot_nse_cell_maps', 'write_evaluation', 'format_metrics_table', 'check_run_dir', 'evaluate_run',
-           'check_scalers']
+           'plot_delta_maps', 'read_history', 'plot_learning_curve', 'plot_target_distribution', 'compare_runs',
+           'evaluation_metrics', 'plot_nse_cell_maps', 'write_evaluation', 'format_metrics_table', 'check_run_dir',
+           'evaluate_run', 'check_scalers']
 
 # %% ../nbs/14_evaluate.ipynb #a2d866b7
 BASELINE_PREFIX = "baseline_"   # predictions.nc holds baseline_cell_mean, baseline_doy_mean, baseline_linear
@@ -196,20 +196,21 @@ def plot_delta_maps(preds: xr.Dataset, date=None) -> Figure:
     return fig
 
 # %% ../nbs/14_evaluate.ipynb #bfae425d
-def _history_frame(history) -> pd.DataFrame:
-    "A DataFrame with an `epoch` column from a DataFrame, dict of lists or path to history.csv."
+def read_history(history, missing_ok: bool = False) -> pd.DataFrame:
+    "A learning curve (DataFrame, dict of lists or history.csv) with an `epoch` column, one row per epoch (the last of a repeated one)."
     if isinstance(history, (str, os.PathLike)):
         p = Path(history)
+        if missing_ok and (not p.exists() or p.stat().st_size == 0): return pd.DataFrame(columns=["epoch", "loss", "val_loss"])
         if not p.exists(): raise DataError("history file not found", file=str(p), expected="history.csv written by convda.train")
         history = pd.read_csv(p)
     h = pd.DataFrame(history).copy()
     if "loss" not in h: raise DataError("history has no 'loss' column", variable="loss", expected="columns loss[, val_loss, epoch]")
     if "epoch" not in h: h["epoch"] = np.arange(1, len(h) + 1)
-    return h
+    return h.drop_duplicates("epoch", keep="last").sort_values("epoch").reset_index(drop=True)   # a resumed fit may repeat an epoch
 
 def plot_learning_curve(history) -> Figure:
     "Figure A1: training loss and validation loss against the epoch."
-    h = _history_frame(history)
+    h = read_history(history)
     fig = Figure(figsize=(6, 3.8), layout="constrained"); ax = fig.subplots()
     ax.plot(h["epoch"], h["loss"], "o-", color="tab:blue", label="loss (training)")
     if "val_loss" in h:
@@ -263,21 +264,6 @@ def compare_runs(preds_a: xr.Dataset, preds_b: xr.Dataset, labels=("a) normalize
     return fig
 
 # %% ../nbs/14_evaluate.ipynb #4bbd115f
-def _json_safe(v):
-    "JSON-friendly value: NaN/inf -> None, numpy scalars -> Python."
-    if isinstance(v, dict): return {k: _json_safe(x) for k, x in v.items()}
-    if isinstance(v, (list, tuple)): return [_json_safe(x) for x in v]
-    if isinstance(v, (np.integer,)): return int(v)
-    if isinstance(v, (float, np.floating)): return float(v) if np.isfinite(v) else None
-    if isinstance(v, pd.Timestamp): return str(v.date())
-    return v
-
-def _atomic(path: Path, write) -> Path:
-    "Call `write(tmp_path)` then rename the temporary file onto `path`."
-    tmp = path.with_name(path.name + ".tmp")
-    write(tmp); os.replace(tmp, path)
-    return path
-
 def _scores(preds: xr.Dataset, sim) -> dict:
     "metrics_dict of `sim` against the observations of `preds` (MASE with the in-sample scale when `preds` has one); saturation scores for a uts target with Eq. 6."
     mask, scale = preds.mask.values, preds.attrs.get("mase_scale")
@@ -307,7 +293,7 @@ def evaluation_metrics(preds: xr.Dataset) -> dict:
     m.update(target=preds.attrs.get("target"), units=preds.attrs.get("units"), split=preds.attrs.get("split", "test"),
              start=str(t[0].date()), end=str(t[-1].date()), n_days=int(len(t)),
              date_winter=str(dates["winter"].date()), date_summer=str(dates["summer"].date()))
-    return _json_safe(m)
+    return jsonable(m)
 
 def plot_nse_cell_maps(preds: xr.Dataset, baseline: str | None = None) -> Figure:
     "Per-cell NSE maps of the network and of `baseline` (default: the one with the lowest MSE) side by side."
@@ -329,14 +315,16 @@ def plot_nse_cell_maps(preds: xr.Dataset, baseline: str | None = None) -> Figure
     fig.suptitle(f"per-cell NSE of {preds.attrs.get('target', '')}, {preds.attrs.get('split', 'test')} period")
     return fig
 
-def write_evaluation(run_dir, preds: xr.Dataset, history=None, prep=None) -> dict:
-    "Write predictions.nc, metrics.json and figures/*.png of `preds` (with the baselines of `prep` when given) into `run_dir`; return the metrics."
+def write_evaluation(run_dir, preds: xr.Dataset, history=None, prep=None, figures: bool = True) -> dict:
+    "Write predictions.nc, metrics.json and (if `figures`) figures/*.png of `preds` (with the baselines of `prep` when given) into `run_dir`; return the metrics."
     run_dir = Path(run_dir); fig_dir = run_dir / "figures"
-    fig_dir.mkdir(parents=True, exist_ok=True)
+    run_dir.mkdir(parents=True, exist_ok=True)
     if prep is not None and not baseline_names(preds): preds = add_baselines(preds, prep)
-    _atomic(run_dir / "predictions.nc", lambda p: preds.to_netcdf(p, engine="netcdf4"))
+    atomic_write(run_dir / "predictions.nc", lambda p: preds.to_netcdf(p, engine="netcdf4"))
     metrics = evaluation_metrics(preds)
-    _atomic(run_dir / "metrics.json", lambda p: p.write_text(json.dumps(metrics, indent=2) + "\n"))
+    write_json(run_dir / "metrics.json", metrics)
+    if not figures: return metrics
+    fig_dir.mkdir(exist_ok=True)
     rows = transect_rows(preds.sizes["y"])
     figs = {"fig6_transects.png": plot_transects(preds, rows),
             "fig7_maps_winter.png": plot_delta_maps(preds, metrics["date_winter"]),
@@ -345,7 +333,7 @@ def write_evaluation(run_dir, preds: xr.Dataset, history=None, prep=None) -> dic
             "nse_cell_map.png": plot_nse_cell_maps(preds, metrics.get("best_baseline"))}
     if history is not None: figs["figA1_learning_curve.png"] = plot_learning_curve(history)
     for name, fig in figs.items():
-        _atomic(fig_dir / name, lambda p: fig.savefig(p, dpi=100, format="png"))
+        atomic_write(fig_dir / name, lambda p: fig.savefig(p, dpi=100, format="png"))
     return metrics
 
 # %% ../nbs/14_evaluate.ipynb #4ee2be74

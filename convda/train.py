@@ -9,13 +9,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import keras
-from .core import ConfigError, ConvdaError, DataError, TrainingError, RunConfig, get_logger, set_seed, drop_file_handler, brief
+from .core import (ConfigError, ConvdaError, DataError, TrainingError, RunConfig, get_logger, set_seed, drop_file_handler, brief,
+                         atomic_write, write_json)
 from .model import (model_from_config, init_head, head_init_for, optimizer_for,
                           nonfinite_weights, train_target_mean, recalibrate_batchnorm, PreciseBatchNorm)
 
 # %% auto #0
-__all__ = ['FINGERPRINT', 'RETRAIN_HINT', 'NaNGuard', 'ResumableEarlyStopping', 'EpochLog', 'fit', 'run_dir_state',
-           'clear_run_dir', 'data_fingerprint', 'train_run']
+__all__ = ['FINGERPRINT', 'RETRAIN_HINT', 'NaNGuard', 'ResumableEarlyStopping', 'EpochLog', 'save_model', 'save_history',
+           'compiled_model', 'fit', 'run_dir_state', 'write_run_inputs', 'fit_model', 'clear_run_dir',
+           'data_fingerprint', 'train_run']
 
 # %% ../nbs/12_train.ipynb #1783b05f
 class NaNGuard(keras.callbacks.TerminateOnNaN):
@@ -61,12 +63,8 @@ class ResumableEarlyStopping(keras.callbacks.EarlyStopping):
         if self.best is None: return
         self.state_dir.mkdir(parents=True, exist_ok=True)
         if self.restore_best_weights and self.best_epoch == epoch and self.best_weights is not None:
-            tmp = self.state_dir / "best_weights.tmp.npz"
-            with open(tmp, "wb") as fh: np.savez(fh, *self.best_weights)
-            tmp.replace(self.state_dir / "best_weights.npz")
-        tmp = self.state_dir / "state.json.tmp"
-        tmp.write_text(json.dumps(dict(best=float(self.best), best_epoch=int(self.best_epoch), wait=int(self.wait))))
-        tmp.replace(self.state_dir / "state.json")
+            atomic_write(self.state_dir / "best_weights.npz", lambda p: np.savez(p, *self.best_weights))
+        write_json(self.state_dir / "state.json", dict(best=float(self.best), best_epoch=int(self.best_epoch), wait=int(self.wait)))
 
 class EpochLog(keras.callbacks.Callback):
     "Log one line per epoch (losses and seconds) to a logger, e.g. the run's log.txt."
@@ -79,12 +77,13 @@ class EpochLog(keras.callbacks.Callback):
         self.log.info(f"epoch {epoch + 1}/{self.epochs}: {vals} ({time.perf_counter() - self._t0:.1f} s)")
 
 # %% ../nbs/12_train.ipynb #cff57554
-def _history_frame(path) -> pd.DataFrame:
-    "Read a CSVLogger learning curve, keeping the last row of each epoch (a resumed fit may repeat one)."
-    path = Path(path)
-    if not path.exists() or path.stat().st_size == 0: return pd.DataFrame(columns=["epoch", "loss", "val_loss"])
-    h = pd.read_csv(path)
-    return h.drop_duplicates("epoch", keep="last").sort_values("epoch").reset_index(drop=True)
+def save_model(model, run_dir) -> Path:
+    "Save `model` as `run_dir`/model.keras, atomically."
+    return atomic_write(Path(run_dir) / "model.keras", model.save)
+
+def save_history(hist, run_dir) -> Path:
+    "Write a learning curve as `run_dir`/history.csv, atomically."
+    return atomic_write(Path(run_dir) / "history.csv", lambda p: pd.DataFrame(hist).to_csv(p, index=False))
 
 def _resume_epoch(backup: Path) -> int:
     "The epoch a checkpoint in `backup` resumes at (0 if there is none)."
@@ -95,9 +94,25 @@ def _resume_epoch(backup: Path) -> int:
             except (ValueError, KeyError): continue
     return 0
 
-def fit(prep, cfg: RunConfig, run_dir, verbose=1, callbacks=None, log: logging.Logger | None = None):
-    "Train the model of `cfg` on `prep` (validation on 'val'); resumable; returns (model, history DataFrame)."
+def compiled_model(prep, cfg: RunConfig, loss=None) -> keras.Model:
+    "The model of `cfg` for the grid of `prep`, with its loss (`loss`, else `cfg.loss`), optimizer and head start: the one construction every fit uses."
+    ny, nx = prep.mask.shape
+    if loss is None and cfg.loss != "mse":                # DenseWeight / LDS weights from the training targets (23_losses)
+        from convda.losses import loss_for
+        loss = loss_for(cfg, prep)
+    model = model_from_config(cfg, ny, nx, prep.mask, n_channels=prep.x.shape[-1], loss=loss)
+    if head_init_for(cfg) == "mean": init_head(model, train_target_mean(prep))   # (a resumed fit restores its weights)
+    if cfg.lr_schedule != "constant":                     # cosine over all planned epochs (11_model); a resumed fit restores the step
+        model.compile(optimizer=optimizer_for(cfg, cfg.epochs * -(-len(prep.indices["train"]) // cfg.batch_size)), loss=model.loss)
+    return model
+
+def fit(prep, cfg: RunConfig, run_dir=None, verbose=1, callbacks=None, log: logging.Logger | None = None, loss=None):
+    "Train the model of `cfg` (or with `loss`) on `prep`, validation on 'val'; resumable in `run_dir` (None: a temporary folder); returns (model, history)."
     from convda.preprocess import make_tf_dataset
+    from convda.evaluate import read_history
+    if run_dir is None:
+        import tempfile
+        with tempfile.TemporaryDirectory(prefix="convda-fit-") as d: return fit(prep, cfg, d, verbose, callbacks, log, loss)
     log = log or get_logger("convda.train")
     run_dir = Path(run_dir); run_dir.mkdir(parents=True, exist_ok=True)
     backup, hist_csv = run_dir / "backup", run_dir / "history.csv"
@@ -111,15 +126,7 @@ def fit(prep, cfg: RunConfig, run_dir, verbose=1, callbacks=None, log: logging.L
     else:
         log.info(f"resuming an interrupted fit at epoch {start + 1} from {backup}")
     set_seed(cfg.seed)
-    ny, nx = prep.mask.shape
-    loss = None
-    if cfg.loss != "mse":                                 # DenseWeight / LDS weights from the training targets (23_losses)
-        from convda.losses import loss_for
-        loss = loss_for(cfg, prep)
-    model = model_from_config(cfg, ny, nx, prep.mask, n_channels=prep.x.shape[-1], loss=loss)
-    if head_init_for(cfg) == "mean": init_head(model, train_target_mean(prep))   # (a resumed fit restores its weights)
-    if cfg.lr_schedule != "constant":                     # cosine over all planned epochs (11_model); a resumed fit restores the step
-        model.compile(optimizer=optimizer_for(cfg, cfg.epochs * -(-len(prep.indices["train"]) // cfg.batch_size)), loss=model.loss)
+    model = compiled_model(prep, cfg, loss)
     train = make_tf_dataset(prep, "train", cfg.batch_size, shuffle=True, seed=cfg.seed)
     val = make_tf_dataset(prep, "val", cfg.batch_size, shuffle=False)
     guard = NaNGuard()
@@ -132,12 +139,12 @@ def fit(prep, cfg: RunConfig, run_dir, verbose=1, callbacks=None, log: logging.L
              f"{model.count_params():,} parameters, up to {cfg.epochs} epochs"
              + (f", BatchNorm statistics re-estimated from {cfg.precise_bn} samples per epoch" if cfg.precise_bn else ""))
     model.fit(train, validation_data=val, epochs=cfg.epochs, verbose=verbose, callbacks=cbs, shuffle=False)  # the dataset shuffles
-    hist = _history_frame(hist_csv)
+    hist = read_history(hist_csv, missing_ok=True)
     if guard.bad is not None or (len(hist) and not np.isfinite(hist["val_loss"].astype(float)).all()):
         what = guard.bad["what"] if guard.bad else "non-finite loss in the validation loss"
         raise TrainingError(f"training diverged: {what}", variable="lr",
                             expected=f"finite losses; try a lower learning rate than {cfg.lr:g} or check the inputs for NaN")
-    hist.to_csv(hist_csv, index=False)
+    save_history(hist, run_dir)
     hist.attrs.update(best_epoch=int(hist["val_loss"].idxmin()) if len(hist) else None, resumed_at=start,
                       stopped_early=bool(stop.stopped_epoch > 0))
     if len(hist):
@@ -177,6 +184,28 @@ def run_dir_state(run_dir, cfg: RunConfig, overwrite: bool = False) -> str:
                           f"(differs in {', '.join(f'{k}: {old.get(k)!r} -> {new.get(k)!r}' for k in diff)})",
                           file=str(run_dir), expected=RETRAIN_HINT)
     return state
+
+def write_run_inputs(run_dir, cfg: RunConfig, prep, fingerprint: dict | None = None, keep: bool = False) -> Path:
+    "Write config.json, scalers.json and (given) the data fingerprint into `run_dir`, atomically; `keep` leaves those already there."
+    run_dir = Path(run_dir); run_dir.mkdir(parents=True, exist_ok=True)
+    files = {"config.json": cfg.to_json, "scalers.json": prep.scalers.to_json,
+             **({FINGERPRINT: lambda p: write_json(p, fingerprint)} if fingerprint is not None else {})}
+    for name, write in files.items():
+        if not (keep and (run_dir / name).exists()): atomic_write(run_dir / name, write)
+    return run_dir
+
+def fit_model(prep, cfg: RunConfig, run_dir, verbose=1, callbacks=None, log: logging.Logger | None = None):
+    "Fit in the mode of `cfg` (window: `fit`; sequence: `convda.sequence.fit_sequence`), resumable, then save history.csv and model.keras; returns (model, history)."
+    run_dir = Path(run_dir)
+    if cfg.mode != "sequence":
+        model, hist = fit(prep, cfg, run_dir, verbose=verbose, callbacks=callbacks, log=log)
+        save_model(model, run_dir); return model, hist
+    from convda.sequence import fit_sequence                # each day computed once (15_sequence)
+    model, hist = fit_sequence(prep, cfg, chunk_days=cfg.chunk_days, chunk_batch=cfg.chunk_batch,
+                               verbose=verbose, log=log, checkpoint=run_dir / "backup")   # resumable after each epoch
+    save_history(hist, run_dir); save_model(model, run_dir)
+    shutil.rmtree(run_dir / "backup", ignore_errors=True)   # the checkpoint, now that the model is saved
+    return model, hist
 
 def clear_run_dir(run_dir) -> None:
     "Delete what a fit leaves in `run_dir` (model, checkpoint, learning curve, predictions, metrics, data fingerprint) before a retrain."
@@ -220,7 +249,7 @@ def _changed_data_error(run_dir: Path, state: str, changed: list[str]) -> Convda
 def train_run(ds, cfg: RunConfig, run_dir, verbose=1, overwrite: bool = False, callbacks=None) -> Path:
     "Prepare `ds`, fit (or resume), predict the test period and write a complete run folder; returns its path. A finished folder is never changed unless `overwrite`."
     from convda.preprocess import prepare
-    from convda.evaluate import predict_split, write_evaluation
+    from convda.evaluate import predict_split, write_evaluation, read_history
     run_dir = Path(run_dir)
     state = run_dir_state(run_dir, cfg, overwrite)       # refuses another configuration before any data is read
     if isinstance(ds, (str, Path)):
@@ -240,10 +269,7 @@ def train_run(ds, cfg: RunConfig, run_dir, verbose=1, overwrite: bool = False, c
     run_dir.mkdir(parents=True, exist_ok=True)
     log = get_logger("convda.train", run_dir / "log.txt")
     try:
-        if state == "new": cfg.to_json(run_dir / "config.json")
-        if state == "new" or not (run_dir / "scalers.json").exists(): prep.scalers.to_json(run_dir / "scalers.json")
-        if state == "new" or not (run_dir / FINGERPRINT).exists():
-            (run_dir / FINGERPRINT).write_text(json.dumps(fingerprint, indent=2) + "\n")
+        write_run_inputs(run_dir, cfg, prep, fingerprint, keep=state != "new")
         if not (run_dir / "figures" / "fig5_scaled_inputs.png").exists():   # Figure 5: the inputs after scaling
             from convda.preprocess import plot_scaled_inputs; plot_scaled_inputs(prep, run_dir / "figures" / "fig5_scaled_inputs.png")
         log.info(f"run {run_dir} ({state}): target {cfg.target}, data {cfg.data}")
@@ -255,18 +281,9 @@ def train_run(ds, cfg: RunConfig, run_dir, verbose=1, overwrite: bool = False, c
             except Exception as err:
                 raise DataError(f"the saved model cannot be loaded ({brief(err)})", file=str(run_dir / "model.keras"),
                                 variable="model.keras", expected=f"a model saved by convda; {RETRAIN_HINT}") from None
-            hist = _history_frame(run_dir / "history.csv")
+            hist = read_history(run_dir / "history.csv", missing_ok=True)
         else:
-            if cfg.mode == "sequence":                      # each day computed once (convda.sequence, issue 7)
-                from convda.sequence import fit_sequence
-                model, hist = fit_sequence(prep, cfg, chunk_days=cfg.chunk_days, chunk_batch=cfg.chunk_batch,
-                                           verbose=verbose, log=log, checkpoint=run_dir / "backup")   # resumable after each epoch
-                hist.to_csv(run_dir / "history.csv", index=False)
-            else:
-                model, hist = fit(prep, cfg, run_dir, verbose=verbose, callbacks=callbacks, log=log)
-            tmp = run_dir / "model.tmp.keras"
-            model.save(tmp); tmp.replace(run_dir / "model.keras")
-            if cfg.mode == "sequence": shutil.rmtree(run_dir / "backup", ignore_errors=True)   # the checkpoint, now that the model is saved
+            model, hist = fit_model(prep, cfg, run_dir, verbose=verbose, callbacks=callbacks, log=log)
         preds = predict_split(model, prep, "test")
         metrics = write_evaluation(run_dir, preds, history=hist if len(hist) else None, prep=prep)
         log.info("test metrics: " + ", ".join(f"{k}={metrics[k]:.4g}" for k in ("nse", "rmse", "mse", "kge", "mase")

@@ -30,7 +30,7 @@ def test_write_evaluation_files(tmp_path, preds):
     for name in FIGURES:
         data = (tmp_path / "figures" / name).read_bytes()
         assert len(data) > 1000 and data[:8] == b"\x89PNG\r\n\x1a\n", name
-    assert not list(tmp_path.rglob("*.tmp"))
+    assert not list(tmp_path.rglob("*.tmp*"))            # no temporary file of an atomic write is left
     mj = json.loads((tmp_path / "metrics.json").read_text())
     assert KEYS <= set(mj)
     assert mj == m
