@@ -14,7 +14,7 @@ from .core import ConfigError, RunConfig
 
 # %% auto #0
 __all__ = ['LOSSES', 'WeightTable', 'denseweight', 'lds', 'WeightedMaskedMSE', 'parse_loss', 'train_targets', 'loss_for',
-           'fit_with_loss', 'upper_decile_rmse', 'loss_metrics', 'compare_losses']
+           'upper_decile_rmse', 'loss_metrics']
 
 # %% ../nbs/23_losses.ipynb #4e86f752
 class WeightTable:
@@ -135,24 +135,6 @@ def loss_for(cfg: RunConfig, prep) -> keras.losses.Loss:
     except TypeError as err: raise ConfigError(f"bad option for loss {name!r}: {err}", variable="loss") from None
     return WeightedMaskedMSE(prep.mask, t.lo, t.hi, t.weights)
 
-def fit_with_loss(prep, cfg: RunConfig, loss=None, verbose: int = 0):
-    "Train the model of `cfg` on `prep` with `loss` (default `loss_for(cfg, prep)`); returns (model, history)."
-    from convda.core import set_seed
-    from convda.model import build_model, head_activation_for
-    from convda.preprocess import make_tf_dataset
-    set_seed(cfg.seed)
-    loss = loss if loss is not None else loss_for(cfg, prep)
-    ny, nx = prep.mask.shape
-    model = build_model(prep.x.shape[-1], ny, nx, None, cfg.filters, cfg.kernel, cfg.head_kernel, cfg.dropout,
-                        cfg.recurrent_dropout, cfg.lr, prep.mask, loss=loss, head_activation=head_activation_for(cfg))
-    from convda.model import PreciseBatchNorm
-    train = make_tf_dataset(prep, "train", cfg.batch_size, shuffle=True, seed=cfg.seed)
-    precise = [PreciseBatchNorm(train, -(-cfg.precise_bn // cfg.batch_size))] if cfg.precise_bn > 0 else []
-    stop = keras.callbacks.EarlyStopping(monitor="val_loss", patience=cfg.patience, restore_best_weights=True)
-    h = model.fit(train, validation_data=make_tf_dataset(prep, "val", cfg.batch_size), epochs=cfg.epochs,
-                  verbose=verbose, callbacks=precise + [stop, keras.callbacks.TerminateOnNaN()])
-    return model, pd.DataFrame(h.history)
-
 # %% ../nbs/23_losses.ipynb #108b24bf
 def upper_decile_rmse(obs, sim, mask=None, q: float = 0.9) -> tuple[float, float, float]:
     "RMSE and bias of `sim` where `obs` exceeds its `q` quantile (pooled basin values), and the threshold."
@@ -171,17 +153,3 @@ def loss_metrics(preds) -> dict:
     o, s, m = preds.observed.values, preds.predicted.values, preds.mask.values.astype(bool)
     r90, b90, thr = upper_decile_rmse(o, s, m)
     return dict(mse=mse(o, s, m), rmse=rmse(o, s, m), nse=nse(o, s, m), rmse_upper10=r90, bias_upper10=b90, p90=thr)
-
-# %% ../nbs/23_losses.ipynb #1a80f644
-def compare_losses(ds, cfg: RunConfig, losses=("mse", "denseweight", "lds"), verbose: int = 0) -> pd.DataFrame:
-    "Train one model per loss on the same data and configuration; a table of test metrics per loss."
-    from convda.preprocess import prepare
-    from convda.evaluate import predict
-    prep = prepare(ds, cfg); rows = []
-    for name in losses:
-        c = cfg.replace(loss=name); t0 = time.perf_counter()
-        model, hist = fit_with_loss(prep, c, verbose=verbose)
-        rows.append(dict(loss=name, **loss_metrics(predict(model, prep, "test", cfg.batch_size)),
-                         epochs=len(hist), seconds=time.perf_counter() - t0))
-        keras.backend.clear_session()
-    return pd.DataFrame(rows).set_index("loss")

@@ -10,14 +10,14 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 from matplotlib.figure import Figure
-from .core import Config, ConfigError, ConvdaError, DataError, RunConfig, get_logger
+from .core import Config, ConfigError, ConvdaError, DataError, RunConfig, get_logger, drop_file_handler, atomic_write, write_json
 from .profiles import BEST_UTS0, PROFILES
 
 # %% auto #0
 __all__ = ['KINDS', 'SENSITIVITY_PROFILES', 'SCORE_COLUMNS', 'RUN_COLUMNS', 'SensitivitySpec', 'sensitivity_spec', 'run_config',
            'slice_for', 'thin_days', 'train_one', 'load_data', 'peak_rss_mb', 'scores_of', 'run_children', 'run_inline',
            'read_runs', 'append_run', 'pending', 'basin_series', 'ensemble_bands', 'plot_dotty', 'plot_bands',
-           'summarize', 'memory_report', 'run_sensitivity']
+           'summarize', 'memory_report', 'run_sensitivity', 'compare_losses']
 
 # %% ../nbs/21_sensitivity.ipynb #6d772976
 @dataclasses.dataclass
@@ -100,11 +100,6 @@ def thin_days(prep, split: str, stride: int) -> np.ndarray:
     return idx[(idx - first) % stride == 0]
 
 # %% ../nbs/21_sensitivity.ipynb #fa48687b
-def _write_json(path: Path, obj) -> Path:
-    "Write JSON atomically (temporary file, then rename)."
-    tmp = path.with_name(path.name + ".tmp"); tmp.write_text(json.dumps(obj, indent=2) + "\n"); os.replace(tmp, path)
-    return path
-
 def _finished(run_dir: Path, cfg: RunConfig) -> dict | None:
     "The metrics of a run folder that already finished with the same configuration, else None."
     m, c = run_dir / "metrics.json", run_dir / "config.json"
@@ -116,27 +111,24 @@ def train_one(ds: xr.Dataset, cfg: RunConfig, run_dir, eval_stride: int = 1, fig
     "Prepare, fit (resumable), predict the (thinned) test days and write a run folder; return its metrics."
     import keras
     from convda.preprocess import prepare
-    from convda.train import fit
-    from convda.evaluate import predict, write_evaluation, evaluation_metrics, add_baselines
+    from convda.train import fit_model, write_run_inputs
+    from convda.evaluate import predict_split, write_evaluation, add_baselines
     run_dir = Path(run_dir); run_dir.mkdir(parents=True, exist_ok=True)
     done = _finished(run_dir, cfg)
     if done is not None: return done
     log = get_logger(f"convda.sensitivity.{run_dir.name}", run_dir / "log.txt")
-    prep = prepare(slice_for(ds, cfg), cfg)
-    for split in ("val", "test"): prep.indices[split] = thin_days(prep, split, eval_stride)
-    cfg.to_json(run_dir / "config.json"); prep.scalers.to_json(run_dir / "scalers.json")
-    model, hist = fit(prep, cfg, run_dir, verbose=verbose, log=log)
-    tmp = run_dir / "model.tmp.keras"; model.save(tmp); os.replace(tmp, run_dir / "model.keras")
-    preds = predict(model, prep, "test", batch_size=cfg.batch_size)
-    preds.attrs["eval_stride"] = int(eval_stride)
-    preds = add_baselines(preds, prep)                        # the three baselines on the same (thinned) days and cells
-    if figures: metrics = write_evaluation(run_dir, preds, history=hist if len(hist) else None)
-    else:
-        tmp = run_dir / "predictions.nc.tmp"; preds.to_netcdf(tmp, engine="netcdf4"); os.replace(tmp, run_dir / "predictions.nc")
-        metrics = evaluation_metrics(preds); _write_json(run_dir / "metrics.json", metrics)
-    log.info(f"test: nse={metrics['nse']:.4g} rmse={metrics['rmse']:.4g} on {metrics['n_days']} days")
-    for h in list(log.handlers):
-        if getattr(h, "baseFilename", None): log.removeHandler(h); h.close()
+    try:
+        prep = prepare(slice_for(ds, cfg), cfg)
+        for split in ("val", "test"): prep.indices[split] = thin_days(prep, split, eval_stride)
+        write_run_inputs(run_dir, cfg, prep)
+        model, hist = fit_model(prep, cfg, run_dir, verbose=verbose, log=log)
+        preds = predict_split(model, prep, "test")
+        preds.attrs["eval_stride"] = int(eval_stride)
+        preds = add_baselines(preds, prep)                    # the three baselines on the same (thinned) days and cells
+        metrics = write_evaluation(run_dir, preds, history=hist if len(hist) else None, figures=figures)
+        log.info(f"test: nse={metrics['nse']:.4g} rmse={metrics['rmse']:.4g} on {metrics['n_days']} days")
+    finally:
+        drop_file_handler(log, run_dir / "log.txt")
     keras.backend.clear_session()
     return metrics
 
@@ -189,14 +181,14 @@ def _child(job_file: str) -> None:
         res = dict(**scores_of({}), error=f"{type(err).__name__}: {err}".replace("\n", " ")[:500])
         (run_dir / "error.txt").write_text(traceback.format_exc())
     res.update(seconds=time.perf_counter() - t0, peak_rss_mb=peak_rss_mb(), threads=threads, started=started, ended=time.time())
-    _write_json(run_dir / "result.json", res)
+    write_json(run_dir / "result.json", res)
 
 def _start_child(data, cfg: RunConfig, run_dir, eval_stride: int = 1, figures: bool = False, n_workers: int = 1):
     "Start the child process of one run (one of `n_workers` at once); return (process, start time, log file)."
     import subprocess
     run_dir = Path(run_dir); run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "result.json").unlink(missing_ok=True)
-    job = _write_json(run_dir / "job.json", dict(data=str(data), cfg=cfg.to_dict(), run_dir=str(run_dir.resolve()),
+    job = write_json(run_dir / "job.json", dict(data=str(data), cfg=cfg.to_dict(), run_dir=str(run_dir.resolve()),
                                                  eval_stride=int(eval_stride), figures=bool(figures),
                                                  n_workers=int(n_workers), ppid=os.getpid()))
     fh = open(run_dir / "child.log", "ab")
@@ -255,7 +247,7 @@ def append_run(out, row: dict) -> pd.DataFrame:
     df = df[~((df["setting"] == row["setting"]) & (df["seed"] == row["seed"]))]   # a retried run replaces its row
     new = pd.DataFrame([{c: row.get(c) for c in RUN_COLUMNS}])
     df = new if df.empty else pd.concat([df, new], ignore_index=True)
-    tmp = out / "runs.csv.tmp"; df.to_csv(tmp, index=False); os.replace(tmp, out / "runs.csv")
+    atomic_write(out / "runs.csv", lambda p: df.to_csv(p, index=False))
     return read_runs(out)
 
 def pending(spec: SensitivitySpec, runs: pd.DataFrame) -> list[tuple[int, int]]:
@@ -351,7 +343,7 @@ def _check_spec(out: Path, spec: SensitivitySpec, data_ref: str) -> None:
         diff = [k for k in fixed if old.get(k) != new.get(k)]
         if diff: raise ConfigError(f"the experiment folder holds runs made with other settings ({', '.join(diff)} differ)",
                                    file=str(f), expected="the same settings, or another out folder")
-    _write_json(f, new)
+    write_json(f, new)
 
 def summarize(out, nse_threshold: float | None = None, band: str | None = None, quantiles=None) -> xr.Dataset:
     "Compute bands.nc and figures/ from the finished runs of an experiment folder; return the bands."
@@ -371,10 +363,10 @@ def summarize(out, nse_threshold: float | None = None, band: str | None = None, 
     units = f"{units} (sum over basin cells)" if units else "sum over basin cells"
     bands = ensemble_bands(pred, sim, nse, nse_threshold, band, quantiles, units)
     bands.attrs["kind"] = kind
-    tmp = out / "bands.nc.tmp"; bands.to_netcdf(tmp, engine="netcdf4"); os.replace(tmp, out / "bands.nc")
+    atomic_write(out / "bands.nc", lambda p: bands.to_netcdf(p, engine="netcdf4"))
     (out / "figures").mkdir(exist_ok=True)
     for name, fig in (("dotty.png", plot_dotty(runs, kind, nse_threshold)), ("bands.png", plot_bands(bands, kind))):
-        tmp = out / "figures" / (name + ".tmp"); fig.savefig(tmp, dpi=100, format="png"); os.replace(tmp, out / "figures" / name)
+        atomic_write(out / "figures" / name, lambda p: fig.savefig(p, dpi=100, format="png"))
     return bands
 
 def memory_report(runs: pd.DataFrame, settings=(8, 90)) -> str:
@@ -405,8 +397,7 @@ def run_sensitivity(kind: str = "train-years", profile="quick", data=None, out=N
         data_ref = data.attrs.get("source", "in-memory dataset")
         if spec.isolate:
             f = out / "data.nc"
-            if not f.exists():
-                tmp = out / "data.nc.tmp"; data.to_netcdf(tmp, engine="netcdf4"); os.replace(tmp, f)
+            if not f.exists(): atomic_write(f, lambda p: data.to_netcdf(p, engine="netcdf4"))
             data = f
     else:
         data = Path(data).resolve(); data_ref = str(data)
@@ -440,3 +431,20 @@ def run_sensitivity(kind: str = "train-years", profile="quick", data=None, out=N
         rep = memory_report(runs)
         if rep: print("peak memory per run (child process, ru_maxrss):\n" + rep)
     return runs
+
+# %% ../nbs/21_sensitivity.ipynb #28591a9f
+def compare_losses(ds, cfg: RunConfig, losses=("mse", "denseweight", "lds"), verbose: int = 0) -> pd.DataFrame:
+    "Train one model per loss (`convda.train.fit`) on the same data and configuration; a table of test metrics per loss."
+    import keras
+    from convda.preprocess import prepare
+    from convda.train import fit
+    from convda.evaluate import predict
+    from convda.losses import loss_metrics
+    prep = prepare(ds, cfg); rows = []
+    for name in losses:
+        c = cfg.replace(loss=name); t0 = time.perf_counter()
+        model, hist = fit(prep, c, verbose=verbose)
+        rows.append(dict(loss=name, **loss_metrics(predict(model, prep, "test", cfg.batch_size)),
+                         epochs=len(hist), seconds=time.perf_counter() - t0))
+        keras.backend.clear_session()
+    return pd.DataFrame(rows).set_index("loss")
