@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import optuna
 from optuna.trial import TrialState
-from .core import HYPERPARAMS, ConfigError, ConvdaError, RunConfig, TrainingError, get_logger
+from .core import HYPERPARAMS, ConfigError, ConvdaError, RunConfig, TrainingError, get_logger, atomic_write, write_json
 
 import warnings
 optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -595,7 +595,7 @@ class ConvLSTMObjective:
     def __call__(self, params: dict, trial=None) -> float:
         "Fit, report each epoch, score the last epoch on the validation days."
         import keras
-        from convda.train import fit
+        from convda.train import fit, save_model
         from convda.evaluate import predict
         from convda.metrics import mse
         keras.backend.clear_session()
@@ -613,7 +613,7 @@ class ConvLSTMObjective:
         model.set_weights(cb.last_weights)
         preds = predict(model, prep_t, "val", batch_size=cfg.batch_size)
         phys = mse(preds["observed"], preds["predicted"])
-        if self.keep_models: model.save(run_dir / "model.keras")
+        if self.keep_models: save_model(model, run_dir)
         cfg.to_json(run_dir / "config.json")
         attrs = dict(val_mse_phys=float(phys), val_mse_best=float(val.min()), best_epoch=int(val.idxmin()) + 1,
                      epochs_run=int(len(val)), units=prep.target_units, train_samples=int(len(prep.indices["train"])),
@@ -625,8 +625,8 @@ class ConvLSTMObjective:
     def write_best_run(self, params: dict, trial_dir, run_dir) -> Path:
         "A complete run folder (config, scalers, model, history, test metrics, figures) for the best trial."
         import keras
-        from convda.evaluate import predict, write_evaluation
-        from convda.train import train_run
+        from convda.evaluate import predict_split, read_history, write_evaluation
+        from convda.train import train_run, write_run_inputs, save_history
         trial_dir, run_dir = Path(trial_dir), Path(run_dir)
         cfg = self.config(params)
         if isinstance(self.data, (str, Path)): cfg = cfg.replace(data=str(Path(self.data).resolve()))
@@ -636,24 +636,15 @@ class ConvLSTMObjective:
         if not (trial_dir / "model.keras").exists():      # trained elsewhere: train it again here
             return Path(train_run(self.data, cfg, run_dir, verbose=0, overwrite=True))
         if run_dir.exists(): shutil.rmtree(run_dir)
-        run_dir.mkdir(parents=True)
         prep = dataclasses.replace(self.prepared(), cfg=cfg)
-        cfg.to_json(run_dir / "config.json"); prep.scalers.to_json(run_dir / "scalers.json")
-        shutil.copy2(trial_dir / "model.keras", run_dir / "model.keras")
-        hist = pd.read_csv(trial_dir / "history.csv"); hist.to_csv(run_dir / "history.csv", index=False)
+        write_run_inputs(run_dir, cfg, prep)
+        atomic_write(run_dir / "model.keras", lambda p: shutil.copy2(trial_dir / "model.keras", p))   # the trial's model as trained
+        hist = read_history(trial_dir / "history.csv"); save_history(hist, run_dir)
         model = keras.saving.load_model(run_dir / "model.keras")
-        write_evaluation(run_dir, predict(model, prep, "test", batch_size=cfg.batch_size), history=hist, prep=prep)   # with the baselines
+        write_evaluation(run_dir, predict_split(model, prep, "test"), history=hist, prep=prep)   # with the baselines
         return run_dir
 
 # %% ../nbs/20_tuning.ipynb #0aa5398b
-def _jsonable(v):
-    "Plain-JSON version of numpy/pandas scalars (NaN -> None)."
-    if isinstance(v, (np.integer,)): return int(v)
-    if isinstance(v, (np.floating, float)): return None if not np.isfinite(v) else float(v)
-    if isinstance(v, dict): return {k: _jsonable(x) for k, x in v.items()}
-    if isinstance(v, (list, tuple)): return [_jsonable(x) for x in v]
-    return v
-
 def write_experiment(out, study: optuna.Study, objective=None, storage: str | None = None, keep_models: bool = False) -> dict:
     "Write trials.csv, spearman.csv, figures/fig8_spearman.png, best.json and the best run folder; returns best.json's dict."
     out = Path(out); (out / "figures").mkdir(parents=True, exist_ok=True)
@@ -679,7 +670,7 @@ def write_experiment(out, study: optuna.Study, objective=None, storage: str | No
             best["config"] = json.loads((out / "best" / "config.json").read_text())
             if not keep_models:
                 for m in (out / "trials").glob("*/model.keras"): m.unlink()
-    (out / "best.json").write_text(json.dumps(_jsonable(best), indent=2, default=str) + "\n")
+    write_json(out / "best.json", best)
     return best
 
 # %% ../nbs/20_tuning.ipynb #f413fb51
