@@ -16,7 +16,7 @@ import holoviews as hv
 import holoviews.plotting.bokeh  # noqa: F401  (registers the bokeh backend for rendering outside notebooks)
 import hvplot.pandas  # noqa: F401
 from .core import HYPERPARAMS, TRANSECT_ROWS, ConvdaError, DataError, RunConfig
-from .metrics import WINTER_MONTHS, nse_map
+from .metrics import WINTER_MONTHS, nse, nse_map
 
 # %% auto #0
 __all__ = ['RUN_FILES', 'SENSITIVITY_FILES', 'TUNING_FILES', 'PAPER_DATE', 'RASTERIZE_CELLS', 'SIMULATED', 'PREDICTED',
@@ -488,12 +488,6 @@ def _names(folders: list[Folder]) -> dict[str, Folder]:
 # %% ../nbs/40_dashboard.ipynb #ab58028c
 OBS_COLOR, PRED_COLOR = "#1f77b4", "#d62728"
 
-def _nse(o: np.ndarray, s: np.ndarray) -> float:
-    "Nash-Sutcliffe efficiency of two series (NaN-aware)."
-    ok = np.isfinite(o) & np.isfinite(s)
-    if ok.sum() < 2 or np.var(o[ok]) == 0: return float("nan")
-    return float(1 - np.mean((s[ok] - o[ok]) ** 2) / np.var(o[ok]))
-
 def _period_slice(times: pd.DatetimeIndex, period) -> slice:
     "Index slice of the days inside `period` (start, end); all days when None."
     if not period or period[0] is None: return slice(None)
@@ -512,7 +506,7 @@ def transect_plot(pred: Predictions, rows=TRANSECT_ROWS, period=None, width=760,
         o, s = so[sl, r], sp[sl, r]
         c = (hv.Curve((t, o), "time", hv.Dimension("value", label=unit), label=SIMULATED).opts(color=OBS_COLOR)
              * hv.Curve((t, s), "time", hv.Dimension("value", label=unit), label=PREDICTED).opts(color=PRED_COLOR, line_dash="dashed"))
-        panels.append(c.opts(title=f"row {r}  (NSE {_nse(o, s):.3f})"))
+        panels.append(c.opts(title=f"row {r}  (NSE {nse(o, s):.3f})"))
     return (hv.Layout(panels).cols(1).opts(hv.opts.Curve(width=width, height=height, tools=["hover"], line_width=2),
                                             hv.opts.Overlay(legend_position="right")))
 
@@ -573,7 +567,7 @@ def cell_plot(pred: Predictions, row: int, col: int, width=760, height=220):
     return (hv.Curve((pred.times, o), "time", hv.Dimension("value", label=unit), label=SIMULATED).opts(color=OBS_COLOR)
             * hv.Curve((pred.times, s), "time", hv.Dimension("value", label=unit), label=PREDICTED).opts(color=PRED_COLOR, line_dash="dashed")
             ).opts(hv.opts.Curve(width=width, height=height, tools=["hover"], line_width=2),
-                   hv.opts.Overlay(title=f"cell row {row}, col {col}  (NSE {_nse(o, s):.3f})", legend_position="right"))
+                   hv.opts.Overlay(title=f"cell row {row}, col {col}  (NSE {nse(o, s):.3f})", legend_position="right"))
 
 # %% ../nbs/40_dashboard.ipynb #e0635f11
 def bands_plot(bands: xr.Dataset, setting, width=620, height=300, n_models: int | None = None):
@@ -968,7 +962,7 @@ class Dashboard(pn.viewable.Viewer):
             ts = (hv.Curve((p.times, o), "time", "sum", label=SIMULATED).opts(color=OBS_COLOR)
                   * hv.Curve((p.times, s), "time", "sum", label=PREDICTED).opts(color=PRED_COLOR, line_dash="dashed")
                   ).opts(hv.opts.Curve(width=470, height=220, tools=["hover"]),
-                         hv.opts.Overlay(title=f"rows {rows} (NSE {_nse(o, s):.3f})", legend_position="bottom"))
+                         hv.opts.Overlay(title=f"rows {rows} (NSE {nse(o, s):.3f})", legend_position="bottom"))
             maps = hv.Layout(self._dmaps(n, tap=False, view="compare", size=120, clim=clim, dlim=dlim)).cols(3)
             cols.append(pn.Column(pn.pane.Markdown(f"### {n}\n{p.shape[0]} x {p.shape[1]} cells, {p.dates[0]} to {p.dates[-1]}"),
                                   pn.pane.HoloViews(ts, backend="bokeh", linked_axes=False), _grid(maps, 3, linked=False)))
