@@ -188,10 +188,10 @@ def run_dir_state(run_dir, cfg: RunConfig, overwrite: bool = False) -> str:
 def write_run_inputs(run_dir, cfg: RunConfig, prep, fingerprint: dict | None = None, keep: bool = False) -> Path:
     "Write config.json, scalers.json and (given) the data fingerprint into `run_dir`, atomically; `keep` leaves those already there."
     run_dir = Path(run_dir); run_dir.mkdir(parents=True, exist_ok=True)
-    files = {"config.json": cfg.to_json, "scalers.json": prep.scalers.to_json,
+    files = {"config.json": cfg.to_json, "scalers.json": lambda p: atomic_write(p, prep.scalers.to_json),
              **({FINGERPRINT: lambda p: write_json(p, fingerprint)} if fingerprint is not None else {})}
     for name, write in files.items():
-        if not (keep and (run_dir / name).exists()): atomic_write(run_dir / name, write)
+        if not (keep and (run_dir / name).exists()): write(run_dir / name)
     return run_dir
 
 def fit_model(prep, cfg: RunConfig, run_dir, verbose=1, callbacks=None, log: logging.Logger | None = None):
