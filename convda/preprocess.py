@@ -19,9 +19,9 @@ __all__ = ['FIT_SAMPLES', 'LAYER_TOPS', 'CHANNELS', 'SPLIT_LOSS_WARN', 'SPLIT_LO
            'target_variable', 'target_array', 'layer_thickness', 'eq6_capacity', 'saturated_layer', 'apply_eq6',
            'undo_eq6', 'missing_days', 'sample_indices', 'storm_days', 'fit_input_scalers', 'scale_inputs',
            'static_channel_names', 'static_maps', 'static_channels', 'InputStack', 'memory_channel_names',
-           'memory_channels', 'model_inputs', 'Prepared', 'basin_mask', 'check_split_loss', 'prepare', 'to_physical',
-           'preds_dataset', 'eq6_fields', 'window_days', 'scaled_input_values', 'plot_scaled_inputs', 'window_offsets',
-           'make_tf_dataset']
+           'memory_channels', 'model_inputs', 'Prepared', 'basin_mask', 'check_split_loss', 'release_heap', 'prepare',
+           'to_physical', 'preds_dataset', 'eq6_fields', 'window_days', 'scaled_input_values', 'plot_scaled_inputs',
+           'window_offsets', 'make_tf_dataset']
 
 # %% ../nbs/10_preprocess.ipynb #e7f6d91b
 def _ema(x, alpha):
@@ -509,6 +509,14 @@ def check_split_loss(indices: dict, dropped: dict, periods: dict, times, missing
                             expected=f"data on most days of the {k} period: fill the gaps, or choose other train/val/test years or test_end")
         _log.warning(msg)
 
+# %% ../nbs/10_preprocess.ipynb #64a87101
+def release_heap() -> bool:
+    "Collect garbage and hand the C heap's free pages back to the system (glibc `malloc_trim`); False where there is no such call."
+    import ctypes, gc
+    gc.collect()
+    try: return bool(ctypes.CDLL("libc.so.6").malloc_trim(0))
+    except (OSError, AttributeError): return False
+
 # %% ../nbs/10_preprocess.ipynb #55e210d4
 def prepare(ds: xr.Dataset, cfg: RunConfig | None = None) -> Prepared:
     "Scaled inputs, model-space target, splits and samples of the run `ds` for `cfg` (see contract)."
@@ -551,12 +559,14 @@ def prepare(ds: xr.Dataset, cfg: RunConfig | None = None) -> Prepared:
     scalers.fit(cfg.target, y[train_days][:, mask], yeo_johnson=False)
     if cfg.scale_target: y = scalers.transform(cfg.target, y)
     y = np.nan_to_num(y, nan=0.0); y[:, ~mask] = 0
-    return Prepared(x=x, y=y.astype(np.float32), y_phys=y_phys, times=times,
+    prep = Prepared(x=x, y=y.astype(np.float32), y_phys=y_phys, times=times,
                     y_coord=np.asarray(ds["y"].values), x_coord=np.asarray(ds["x"].values), mask=mask,
                     capacity=capacity, indices=indices, dropped=dropped, scalers=scalers, cfg=cfg,
                     target_units=units, periods=periods,
                     channels=CHANNELS + memory_channel_names(cfg.memory_inputs) + static_channel_names(cfg.static_inputs)
                              + (("mask",) if cfg.mask_channel else ()))
+    del y; release_heap()                                     # the temporaries of a long record go back to the system
+    return prep
 
 # %% ../nbs/10_preprocess.ipynb #801c86ae
 def to_physical(prep: Prepared, y_model) -> np.ndarray:

@@ -20,8 +20,8 @@ __all__ = ['SPINUP_BN', 'SPIN_PIECE', 'SEQ_CKPT', 'STREAM_CHUNK', 'SequenceMaske
            'sequence_model_from_config', 'cell_weights_for', 'copy_weights', 'valid_days', 'chunk_starts',
            'chunk_arrays', 'chunk_days_for', 'from_state_model', 'check_spinup_bn', 'forward_only', 'truncated_update',
            'carried_update', 'carry_plan', 'SpinupDays', 'carried_steps', 'write_sequence_checkpoint',
-           'read_sequence_checkpoint', 'fit_sequence', 'stream_model', 'stream_start', 'predict_days', 'stream_days',
-           'predict_sequence']
+           'read_sequence_checkpoint', 'fit_sequence', 'stream_model', 'stream_start', 'split_stream_start',
+           'predict_days', 'stream_days', 'predict_sequence']
 
 # %% ../nbs/15_sequence.ipynb #623cdf05
 @keras.saving.register_keras_serializable(package="convda", name="SequenceMaskedMSE")
@@ -150,8 +150,8 @@ def chunk_days_for(window: int, chunk_days: int = 16, min_targets: int = 16) -> 
     return max(int(chunk_days), int(window) + int(min_targets) - 1)
 
 def _val_loss(model, prep, split="val"):
-    "Basin-mean squared error in model space over the target days of `split` (one-pass prediction)."
-    idx, yp = predict_days(model, prep, split)
+    "Basin-mean squared error in model space over the target days of `split` (one-pass prediction; one stream from `spinup_days` before the split in stream mode)."
+    idx, yp = predict_days(model, prep, split, start=split_stream_start(prep, split) if prep.cfg.stream_predict else None)
     err = (yp - prep.y[idx]) ** 2
     return float(err[:, prep.mask].mean())
 
@@ -184,7 +184,7 @@ def check_spinup_bn(name: str) -> str:
     if name not in SPINUP_BN: raise ConfigError(f"unknown spinup_bn {name!r}", variable="spinup_bn", expected=f"one of {SPINUP_BN}")
     return name
 
-SPIN_PIECE = 60   # days per forward-only call of a long spin-up: its activations are dropped after each piece
+SPIN_PIECE = 15   # days per forward-only call of a long spin-up: its activations are dropped after each piece (16 streams x 15 days: ~0.5 GB)
 
 def _in_pieces(forward, piece):
     "A spin-up forward ([x] + states) -> states that runs `piece` days at a time, carrying the states (flat peak memory)."
@@ -410,13 +410,19 @@ def stream_start(prep) -> int:
     cfg = prep.cfg
     return max(0, int(np.min(prep.indices["train"])) - cfg.lead - cfg.window + 1 - int(cfg.spinup_days))
 
-def predict_days(model, prep, split: str = "test", spinup=None, chunk=None) -> tuple:
-    "Target-day indices of `split` and the model-space predictions (N, ny, nx), state carried over each run (or one stream, `cfg.stream_predict`)."
+def split_stream_start(prep, split: str) -> int:
+    "First input day of a stream that gives the first target day of `split` the training's memory: `spinup_days` + window before it (day 0 at the earliest)."
+    cfg, idx = prep.cfg, prep.indices[split]
+    if len(idx) == 0: raise DataError(f"the {split} split has no target days", variable="split")
+    return max(0, int(np.min(idx)) - cfg.lead - cfg.window + 1 - int(cfg.spinup_days))
+
+def predict_days(model, prep, split: str = "test", spinup=None, chunk=None, start: int | None = None) -> tuple:
+    "Target-day indices of `split` and the model-space predictions (N, ny, nx), state carried over each run (or one stream, `cfg.stream_predict`, from input day `start`: `stream_start` by default)."
     W, lead = prep.cfg.window, prep.cfg.lead
     if prep.cfg.stream_predict and spinup is None:            # one stream from the start: the memory training used
         idx = np.asarray(prep.indices[split], np.int64)
         if len(idx) == 0: raise DataError(f"the {split} split has no target days", variable="split")
-        a = stream_start(prep)
+        a = stream_start(prep) if start is None else int(start)
         if idx[0] - lead < a: raise DataError(f"the {split} split starts before the prediction stream", variable="split", expected="a split after the training period")
         y = _stream_range(stream_model(model), prep.x, a, int(idx[-1]) - lead + 1, int(chunk or STREAM_CHUNK))
         return idx, y[idx - lead - a]
