@@ -20,12 +20,12 @@ __all__ = ['ASSIM_TARGETS', 'METHODS', 'CONVDA_NET', 'ASSIM_PROFILES', 'NET_DEFA
            'net_config', 'correlated_noise', 'perturb_precip', 'observe', 'static_keep', 'twin_inputs', 'Twin',
            'make_twin', 'tiny_config', 'branch_state', 'run_cycles', 'run_method', 'truth_test', 'soil_geometry',
            'unsat_capacity', 'check_state', 'mlda_update', 'oi_gain', 'analysis_variance', 'oi_gains',
-           'model_error_var', 'StateNetworks', 'gauge_cells', 'gauge_field', 'gauge_only', 'network_error_var',
-           'skilled_targets', 'train_networks', 'upstream_membership', 'gaspari_cohn', 'localization', 'enkf_analysis',
-           'pseudo_obs_analysis', 'open_loop_precip', 'Observations', 'make_observations', 'run_open_loop',
-           'run_oracle', 'update_days', 'run_mlda', 'run_hybrid', 'member_precip', 'run_enkf', 'score',
-           'daily_state_rmse', 'median_scores', 'plot_hydrographs', 'plot_state_rmse', 'format_scores',
-           'run_assimilation']
+           'model_error_var', 'StateNetworks', 'gauge_cells', 'gauge_field', 'gauge_only', 'error_acf', 'ar1_inflation',
+           'network_error_stats', 'network_error_var', 'skilled_targets', 'train_networks', 'upstream_membership',
+           'gaspari_cohn', 'localization', 'enkf_analysis', 'pseudo_obs_analysis', 'open_loop_precip', 'Observations',
+           'make_observations', 'run_open_loop', 'run_oracle', 'update_days', 'run_mlda', 'run_hybrid', 'member_precip',
+           'run_enkf', 'score', 'daily_state_rmse', 'median_scores', 'plot_hydrographs', 'plot_state_rmse',
+           'format_scores', 'run_assimilation']
 
 # %% ../nbs/30_assimilation.ipynb #3dd33c20
 ASSIM_TARGETS = ("uts0", "uts1", "uts2", "uts3", "sat")   # the states every method updates
@@ -62,6 +62,7 @@ class AssimConfig(Config):
     methods: tuple = METHODS
     # --- error-weighted ML-DA, hybrid EnKF, seeds ---
     r_scale: float = 1.0                  # network error variance R = r_scale * its validation MSE (>1: inputs worse than in training)
+    r_inflation: str = "ar1"              # hybrid EnKF: "ar1" = R also times (1 + rho_k)/(1 - rho_k), rho_k the lag-k autocorrelation of the network's validation error; "none"
     hybrid_net: str = "gauges"            # networks whose states the hybrid EnKF assimilates: "gauges" or "grid"
     n_seeds: int = 1                      # experiment seeds seed, seed+1, ...: rain errors, observation noise, ensemble
 
@@ -80,6 +81,7 @@ class AssimConfig(Config):
         if self.precip_bias <= 0 or self.precip_sigma < 0: raise ConfigError("need precip_bias > 0 and precip_sigma >= 0", variable="precip_bias, precip_sigma")
         # --- error-weighted ML-DA, hybrid EnKF, seeds ---
         if not self.r_scale > 0: raise ConfigError("r_scale must be > 0", variable="r_scale", expected="a positive factor")
+        if self.r_inflation not in ("ar1", "none"): raise ConfigError(f"unknown r_inflation {self.r_inflation!r}", variable="r_inflation", expected="'ar1' or 'none'")
         if self.hybrid_net not in ("gauges", "grid"): raise ConfigError(f"unknown hybrid_net {self.hybrid_net!r}", variable="hybrid_net", expected="'gauges' or 'grid'")
         if self.n_seeds < 1: raise ConfigError("n_seeds must be >= 1", variable="n_seeds", expected="a positive integer")
 
@@ -358,6 +360,7 @@ class StateNetworks:
                  static: xr.Dataset | None = None):
         self.models, self.configs, self.scalers, self.static = models, configs, scalers, static   # static: the maps of static_inputs
         self.err_var = dict(err_var or {})   # target -> (y, x) mm2, the network's MSE on its validation year
+        self.err_acf = {}                    # target -> (lags, y, x): autocorrelation of that error at lags 1, 2, ...
         self.mask = np.asarray(mask, bool); self.river_cells = np.asarray(river_cells, bool) & self.mask
         self.window = max(c.window for c in configs.values()); self.lead = max(c.lead for c in configs.values())
         self._streams = {}                   # target -> the stream copy of a sequence network, built once
@@ -433,30 +436,51 @@ def _split_nse(model, prep, split: str, batch_size: int) -> float:
     pr = predict_split(model, prep, split, batch_size=batch_size)
     return float(nse(pr["observed"], pr["predicted"]))
 
-def network_error_var(model, prep, split: str = "val", batch_size: int = 4) -> np.ndarray:
-    "The network's error variance R (y, x): per-cell mean squared error (bias included) of its non-negative states on `split`; NaN outside the basin."
+def error_acf(e, max_lag: int = 30) -> np.ndarray:
+    "Autocorrelation (max_lag, y, x) at lags 1..max_lag of each cell's error series e (T, y, x), about its mean; NaN where the error is constant."
+    e = np.asarray(e, np.float64); e = e - np.nanmean(e, axis=0)
+    v = np.nansum(e * e, axis=0)
+    out = np.full((int(max_lag),) + e.shape[1:], np.nan)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        for k in range(1, min(int(max_lag), len(e) - 1) + 1): out[k - 1] = np.nansum(e[k:] * e[:-k], axis=0) / v
+    return out
+
+def ar1_inflation(acf, lag: int, rho_max: float = 0.99) -> np.ndarray:
+    "Variance inflation (1 + rho)/(1 - rho) of an error with lag-`lag` autocorrelation rho (clipped to 0..rho_max) observed every `lag` days; 1 where unknown."
+    rho = np.clip(np.nan_to_num(np.asarray(acf)[int(lag) - 1], nan=0.0), 0.0, rho_max)
+    return (1.0 + rho) / (1.0 - rho)
+
+def network_error_stats(model, prep, split: str = "val", batch_size: int = 4, max_lag: int = 30) -> tuple:
+    "The network's error variance R (y, x), the per-cell mean squared error (bias included) of its non-negative states on `split`, and that error's autocorrelation (max_lag, y, x); NaN outside the basin."
     from convda.evaluate import predict_split
     pr = predict_split(model, prep, split, batch_size=batch_size)
     p, o = (pr[k].transpose("time", "y", "x").values.astype(np.float64) for k in ("predicted", "observed"))
-    e2 = (np.maximum(p, 0.0) - o) ** 2
-    n = np.isfinite(e2).sum(0)
-    r = np.where(n > 0, np.nansum(e2, 0) / np.maximum(n, 1), np.nan)
-    r[~np.asarray(prep.mask, bool)] = np.nan
-    return r
+    e = np.maximum(p, 0.0) - o
+    n = np.isfinite(e).sum(0)
+    r = np.where(n > 0, np.nansum(e ** 2, 0) / np.maximum(n, 1), np.nan)
+    out = ~np.asarray(prep.mask, bool)
+    r[out] = np.nan; acf = error_acf(e, max_lag); acf[:, out] = np.nan
+    return r, acf
 
-def _error_var(d: Path, model, prep_fn, batch_size: int, log) -> np.ndarray | None:
-    "The validation error variance saved in `d/error_var.nc`, computed and saved first if missing (None without training data)."
+def network_error_var(model, prep, split: str = "val", batch_size: int = 4) -> np.ndarray:
+    "The network's error variance R (y, x): per-cell mean squared error (bias included) of its non-negative states on `split`; NaN outside the basin."
+    return network_error_stats(model, prep, split, batch_size)[0]
+
+def _error_var(d: Path, model, prep_fn, batch_size: int, log) -> tuple:
+    "The validation error variance (y, x) and its autocorrelation (lag, y, x) saved in `d/error_var.nc`, computed and saved first if missing or older (None, None without training data)."
     p = d / "error_var.nc"
     if p.exists():
-        with xr.open_dataarray(p) as da: return da.values.astype(np.float64)
+        with xr.open_dataset(p) as ds:
+            if "error_acf" in ds: return ds["error_var"].values.astype(np.float64), ds["error_acf"].values.astype(np.float64)
     prep = prep_fn()
     if prep is None:
-        log.warning(f"{d}: no error_var.nc and no training data to estimate it"); return None
-    r = network_error_var(model, prep, "val", batch_size)
-    da = xr.DataArray(r.astype(np.float32), dims=("y", "x"), name="error_var",
-                      attrs={"units": "mm2", "long_name": "network mean squared error on the validation years"})
-    tmp = d / "error_var.tmp.nc"; da.to_netcdf(tmp); tmp.replace(p)
-    return r
+        log.warning(f"{d}: no error_var.nc with error_acf and no training data to estimate them"); return None, None
+    r, acf = network_error_stats(model, prep, "val", batch_size)
+    ds = xr.Dataset({"error_var": (("y", "x"), r.astype(np.float32), {"units": "mm2", "long_name": "network mean squared error on the validation years"}),
+                     "error_acf": (("lag", "y", "x"), acf.astype(np.float32), {"units": "1", "long_name": "autocorrelation of that error"})},
+                    coords={"lag": np.arange(1, acf.shape[0] + 1)})
+    tmp = d / "error_var.tmp.nc"; ds.to_netcdf(tmp); tmp.replace(p)
+    return r, acf
 
 def skilled_targets(skill: pd.DataFrame, min_val_nse: float | None) -> list:
     "The targets whose network reached `min_val_nse` on its validation year (all of them for None)."
@@ -473,7 +497,7 @@ def train_networks(twin: Twin, out_dir, data_desc: str, verbose: int = 0, log=No
     if obs not in ("grid", "gauges"): raise ConfigError(f"unknown observation kind {obs!r}", variable="obs", expected="'grid' or 'gauges'")
     gauges = gauge_cells(twin.static, twin.gauge_ids) & twin.mask
     data_of = lambda: twin.train_ds if obs == "grid" else gauge_only(twin.train_ds, gauges)
-    models, configs, scalers, rows, errs = {}, {}, {}, [], {}
+    models, configs, scalers, rows, errs, acfs = {}, {}, {}, [], {}, {}
     for target in twin.cfg.targets:
         rc = net_config(twin.cfg, target, data_desc + (" [q_river at the gauges only]" if obs == "gauges" else ""))
         d = Path(out_dir) / ("models" if obs == "grid" else "models_gauges") / target
@@ -500,12 +524,14 @@ def train_networks(twin: Twin, out_dir, data_desc: str, verbose: int = 0, log=No
             log.info(f"network {target} ({obs}): trained in {seconds:.0f} s, validation NSE {info.get('val_nse', float('nan')):.3f}, test NSE {info.get('nse', float('nan')):.3f}")
         models[target], configs[target], scalers[target] = model, rc, sc
         prep_fn = lambda: prep if prep is not None else None if twin.train_ds is None else prepare(data_of(), rc)
-        ev = _error_var(d, model, prep_fn, rc.batch_size, log)
+        ev, acf = _error_var(d, model, prep_fn, rc.batch_size, log)
         if ev is not None: errs[target] = ev
+        if acf is not None: acfs[target] = acf
         val_rmse = float(np.sqrt(np.nanmean(ev[twin.mask]))) if ev is not None else None
         rows.append(dict(target=target, obs=obs, **{k: info.get(k) for k in ("val_nse", "nse", "rmse", "epochs", "train_samples", "seconds")}, val_rmse=val_rmse))
     river = np.asarray(twin.static["river_mask"].values > 0) & twin.mask if obs == "grid" else gauges
-    return StateNetworks(models, configs, scalers, twin.mask, river, errs, static=twin.static), pd.DataFrame(rows)
+    nets = StateNetworks(models, configs, scalers, twin.mask, river, errs, static=twin.static); nets.err_acf = acfs
+    return nets, pd.DataFrame(rows)
 
 # %% ../nbs/30_assimilation.ipynb #180a64f1
 def upstream_membership(static: xr.Dataset, gauge_ids) -> np.ndarray:
@@ -639,19 +665,23 @@ def run_mlda(twin: Twin, nets: StateNetworks, obs: Observations, precip=None, k:
         return mlda_update(twin.model, st, {n: preds[n][i] for n in use}, alpha=alpha)
     return run_method(twin, precip, analyse, k)
 
-def _network_r(nets: StateNetworks, targets=None) -> dict:
-    "The validation error variance of the networks of `targets` (default all); a DataError if one is missing."
+def _network_r(nets: StateNetworks, targets=None, lag: int | None = None) -> dict:
+    "The validation error variance of the networks of `targets` (default all), inflated for an error autocorrelated over `lag` days (None: not); a DataError if one is missing."
     use = list(nets.targets if targets is None else targets)
-    missing = [t for t in use if t not in nets.err_var]
-    if missing: raise DataError(f"no validation error variance for {missing}", variable="error_var",
-                                expected="models/<target>/error_var.nc, written by train_networks")
-    return {t: nets.err_var[t] for t in use}
+    missing = [t for t in use if t not in nets.err_var or (lag is not None and t not in nets.err_acf)]
+    if missing: raise DataError(f"no validation error variance{'' if lag is None else ' and autocorrelation'} for {missing}", variable="error_var",
+                                expected="models/<target>/error_var.nc, written by train_networks (or r_inflation='none')")
+    return {t: nets.err_var[t] * (1.0 if lag is None else ar1_inflation(nets.err_acf[t], lag)) for t in use}
+
+def _r_lag(cfg, k: int | None = None) -> int | None:
+    "The lag R is inflated for: the update interval (`k`, else cfg.k) with r_inflation='ar1', else None."
+    return int(k or cfg.k) if cfg.r_inflation == "ar1" else None
 
 def run_hybrid(twin: Twin, nets: StateNetworks, obs: Observations, precip=None, q=None, targets=None, **enkf_kw) -> dict:
     "Hybrid EnKF: gauge discharge plus the networks' states (from rain and observed discharge `q`) as pseudo-observations with their validation error variance."
     precip = open_loop_precip(twin) if precip is None else precip
     days = update_days(twin, enkf_kw.get("k"))
-    r = {t: twin.cfg.r_scale * v for t, v in _network_r(nets, targets).items()}
+    r = {t: twin.cfg.r_scale * v for t, v in _network_r(nets, targets, _r_lag(twin.cfg, enkf_kw.get("k"))).items()}
     f = twin.forcing
     preds = nets.predict(precip, f["pet"], f["temp"], obs.q_river if q is None else q, days)
     return run_enkf(twin, obs, precip, pseudo=dict(days=days, preds={t: preds[t] for t in r}, r=r), **enkf_kw)
