@@ -14,6 +14,7 @@ from keras import layers, ops
 from .core import ConfigError, DataError, RunConfig, set_seed, get_logger, brief
 from .model import build_model, init_head, head_init_for, head_activation_for, check_head_activation, optimizer_for, head_activation_of
 from .model import recalibrate_batchnorm, train_target_mean, nonfinite_weights
+from .preprocess import release_heap
 
 # %% auto #0
 __all__ = ['SPINUP_BN', 'SPIN_PIECE', 'SEQ_CKPT', 'STREAM_CHUNK', 'SequenceMaskedMSE', 'build_sequence_model',
@@ -366,6 +367,7 @@ def fit_sequence(prep, cfg: RunConfig | None = None, chunk_days: int | None = No
         if nonfinite:                                         # a fused conv + ReLU can turn NaN into 0 and keep the loss finite (12_train)
             raise DataError(f"training diverged: non-finite weights after epoch {epoch + 1} ({', '.join(nonfinite[:3])})",
                             variable="lr", expected=f"a lower learning rate than {cfg.lr:g}")
+        release_heap()                                        # the updates' buffers go back before validation builds its own
         if cfg.precise_bn > 0:                                # BatchNorm statistics of the current weights, before validating
             k = min(len(starts), -(-cfg.precise_bn // (n - span + 1)))
             if before:                                        # one chunk at a time, after its long spin-up: the statistics of warm states
@@ -381,6 +383,7 @@ def fit_sequence(prep, cfg: RunConfig | None = None, chunk_days: int | None = No
         if checkpoint is not None:
             write_sequence_checkpoint(checkpoint, model, dict(epoch=epoch + 1, rows=rows, best=best, wait=wait, step=step, stop=stop,
                                                               rng=rng.bit_generator.state), best_w)
+        release_heap()                                        # and validation's before the next pass: RSS stays near one stage's needs
         if stop or (validate and wait >= cfg.patience): break
     if best_w is not None: model.set_weights(best_w)
     return model, pd.DataFrame(rows)                          # the checkpoint stays until the caller has saved the model
@@ -403,7 +406,7 @@ def _runs(idx: np.ndarray) -> list:
     cut = np.nonzero(np.diff(idx) != 1)[0] + 1
     return np.split(idx, cut)
 
-STREAM_CHUNK = 365   # days per call of the one prediction stream (states carried, activations dropped)
+STREAM_CHUNK = 120   # days per call of the one prediction stream (states carried, activations dropped: ~0.1 GB a call on 46 x 43)
 
 def stream_start(prep) -> int:
     "First input day of the one prediction stream: `spinup_days` before the first training chunk's inputs (day 0 at the earliest)."
