@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 from matplotlib.figure import Figure
-from .core import Config, ConfigError, DataError, RunConfig, get_logger, drop_file_handler
+from .core import Config, ConfigError, DataError, RunConfig, get_logger, drop_file_handler, atomic_write
 from .profiles import PROFILES
 from . import sbm
 from .metrics import nse, kge, rmse
@@ -479,7 +479,7 @@ def _error_var(d: Path, model, prep_fn, batch_size: int, log) -> tuple:
     ds = xr.Dataset({"error_var": (("y", "x"), r.astype(np.float32), {"units": "mm2", "long_name": "network mean squared error on the validation years"}),
                      "error_acf": (("lag", "y", "x"), acf.astype(np.float32), {"units": "1", "long_name": "autocorrelation of that error"})},
                     coords={"lag": np.arange(1, acf.shape[0] + 1)})
-    tmp = d / "error_var.tmp.nc"; ds.to_netcdf(tmp); tmp.replace(p)
+    atomic_write(p, ds.to_netcdf)
     return r, acf
 
 def skilled_targets(skill: pd.DataFrame, min_val_nse: float | None) -> list:
@@ -519,7 +519,7 @@ def train_networks(twin: Twin, out_dir, data_desc: str, verbose: int = 0, log=No
             hist = d / "history.csv"
             info = dict(nse=m.get("nse"), rmse=m.get("rmse"), val_nse=_split_nse(model, prep, "val", rc.batch_size),
                         epochs=int(len(pd.read_csv(hist))) if hist.exists() else None, train_samples=int(len(prep.indices["train"])), seconds=seconds)
-            tmp = d / "network.tmp.json"; tmp.write_text(json.dumps(info, indent=2) + "\n"); tmp.replace(info_file)
+            atomic_write(info_file, lambda f: f.write_text(json.dumps(info, indent=2) + "\n"))   # NaN kept as NaN
         if seconds is not None:
             log.info(f"network {target} ({obs}): trained in {seconds:.0f} s, validation NSE {info.get('val_nse', float('nan')):.3f}, test NSE {info.get('nse', float('nan')):.3f}")
         models[target], configs[target], scalers[target] = model, rc, sc
@@ -896,7 +896,7 @@ def run_assimilation(profile="quick", out=None, data=None, k: int | None = None,
                 r = score(name, trajs[name], tw, dt, n_up); rows.append({"method": r.pop("method"), "seed": s, **r})
                 log.info(f"seed {s} {name}: {dt:.1f} s ({dt / n_up:.3f} s per update), outlet NSE {r['nse_outlet']:.3f}, sat RMSE {r['rmse_sat']:.2f} mm")
             df = pd.DataFrame(rows)
-            tmp = out / "scores.tmp.csv"; df.to_csv(tmp, index=False); tmp.replace(out / "scores.csv")
+            atomic_write(out / "scores.csv", lambda f: df.to_csv(f, index=False))
             median_scores(df).to_csv(out / "scores_median.csv", index=False)
             if s == cfg.seed:                                   # series and figures of the first seed
                 _series(tw, trajs, obs).to_netcdf(out / "series.nc")

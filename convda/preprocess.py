@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import xarray as xr
-from .core import (ConfigError, DataError, RunConfig, LAYER_THICKNESS, TARGETS, UNITS)
+from .core import (ConfigError, DataError, RunConfig, LAYER_THICKNESS, TARGETS, UNITS, atomic_write)
 
 _log = logging.getLogger("convda.preprocess")
 
@@ -652,7 +652,7 @@ def plot_scaled_inputs(prep: Prepared, path=None, bins: int = 50, max_values: in
     axs[0].legend(fontsize=7)
     if path is not None:
         path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp.png"); fig.savefig(tmp, dpi=100, format="png"); tmp.replace(path)
+        atomic_write(path, lambda f: fig.savefig(f, dpi=100, format="png"))
     return fig
 
 # %% ../nbs/10_preprocess.ipynb #ee0e9237

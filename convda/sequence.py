@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import keras
 from keras import layers, ops
-from .core import ConfigError, DataError, RunConfig, set_seed, get_logger, brief
+from .core import ConfigError, DataError, RunConfig, set_seed, get_logger, brief, atomic_write
 from .model import build_model, init_head, head_init_for, head_activation_for, check_head_activation, optimizer_for, head_activation_of
 from .model import recalibrate_batchnorm, train_target_mean, nonfinite_weights
 from .preprocess import release_heap
@@ -282,11 +282,10 @@ def write_sequence_checkpoint(folder, model, meta: dict, best_w=None) -> None:
     "Save a sequence fit after an epoch into `folder`: the model with its optimizer, the best weights so far, and `meta` (written last)."
     folder = Path(folder); folder.mkdir(parents=True, exist_ok=True)
     m, b, j = (folder / n for n in SEQ_CKPT)
-    model.save(folder / "tmp.keras"); (folder / "tmp.keras").replace(m)
-    with open(folder / "tmp.npz", "wb") as f: np.savez(f, *(best_w or []))
-    (folder / "tmp.npz").replace(b)
+    atomic_write(m, model.save)
+    atomic_write(b, lambda f: np.savez(f, *(best_w or [])))
     meta = {**meta, "sequence": True, "best": None if not np.isfinite(meta["best"]) else float(meta["best"]), "has_best": best_w is not None}
-    (folder / "tmp.json").write_text(json.dumps(meta, default=float)); (folder / "tmp.json").replace(j)
+    atomic_write(j, lambda f: f.write_text(json.dumps(meta, default=float)))
 
 def read_sequence_checkpoint(folder) -> dict | None:
     "The state `write_sequence_checkpoint` left in `folder` (model loaded), or None when there is none to resume."
