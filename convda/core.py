@@ -12,8 +12,8 @@ import numpy as np
 # %% auto #0
 __all__ = ['LAYER_THICKNESS', 'TARGETS', 'HYPERPARAMS', 'FORCING', 'TRANSECT_ROWS', 'UNITS', 'LOSS_NAMES', 'RUN_RULES',
            'ConvdaError', 'DataError', 'ConfigError', 'TrainingError', 'brief', 'atomic_write', 'jsonable',
-           'write_json', 'Config', 'Rule', 'Number', 'Choice', 'Flag', 'Text', 'Day', 'Items', 'LossSpec',
-           'check_fields', 'RunConfig', 'set_seed', 'get_logger', 'drop_file_handler', 'data_dir']
+           'write_json', 'release_heap', 'Config', 'Rule', 'Number', 'Choice', 'Flag', 'Text', 'Day', 'Items',
+           'LossSpec', 'check_fields', 'RunConfig', 'set_seed', 'get_logger', 'drop_file_handler', 'data_dir']
 
 # %% ../nbs/00_core.ipynb #95190471
 LAYER_THICKNESS = (100.0, 300.0, 800.0)  # mm; the 4th layer is the remainder of the soil
@@ -74,6 +74,14 @@ def jsonable(v):
 def write_json(path, obj) -> Path:
     "Write `jsonable(obj)` as indented JSON, atomically."
     return atomic_write(path, lambda p: p.write_text(json.dumps(jsonable(obj), indent=2, default=str) + "\n"))
+
+# %% ../nbs/00_core.ipynb #d75251c8
+def release_heap() -> bool:
+    "Collect garbage and hand the C heap's free pages back to the system (glibc `malloc_trim`); False where there is no such call."
+    import ctypes, gc
+    gc.collect()
+    try: return bool(ctypes.CDLL("libc.so.6").malloc_trim(0))
+    except (OSError, AttributeError): return False
 
 # %% ../nbs/00_core.ipynb #1923c317
 def _coerce(name, value, typ):

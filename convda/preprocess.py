@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import xarray as xr
-from .core import (ConfigError, DataError, RunConfig, LAYER_THICKNESS, TARGETS, UNITS, atomic_write)
+from .core import (ConfigError, DataError, RunConfig, LAYER_THICKNESS, TARGETS, UNITS, atomic_write, release_heap)
 
 _log = logging.getLogger("convda.preprocess")
 
@@ -19,9 +19,9 @@ __all__ = ['FIT_SAMPLES', 'LAYER_TOPS', 'CHANNELS', 'SPLIT_LOSS_WARN', 'SPLIT_LO
            'target_variable', 'target_array', 'layer_thickness', 'eq6_capacity', 'saturated_layer', 'apply_eq6',
            'undo_eq6', 'missing_days', 'sample_indices', 'storm_days', 'fit_input_scalers', 'scale_inputs',
            'static_channel_names', 'static_maps', 'static_channels', 'InputStack', 'memory_channel_names',
-           'memory_channels', 'model_inputs', 'Prepared', 'basin_mask', 'check_split_loss', 'release_heap', 'prepare',
-           'to_physical', 'preds_dataset', 'eq6_fields', 'window_days', 'scaled_input_values', 'plot_scaled_inputs',
-           'window_offsets', 'make_tf_dataset']
+           'memory_channels', 'model_inputs', 'Prepared', 'basin_mask', 'check_split_loss', 'prepare', 'to_physical',
+           'preds_dataset', 'eq6_fields', 'window_days', 'scaled_input_values', 'plot_scaled_inputs', 'window_offsets',
+           'make_tf_dataset']
 
 # %% ../nbs/10_preprocess.ipynb #e7f6d91b
 def _ema(x, alpha):
@@ -508,14 +508,6 @@ def check_split_loss(indices: dict, dropped: dict, periods: dict, times, missing
             raise DataError(msg, variable=", ".join(days) or None,
                             expected=f"data on most days of the {k} period: fill the gaps, or choose other train/val/test years or test_end")
         _log.warning(msg)
-
-# %% ../nbs/10_preprocess.ipynb #64a87101
-def release_heap() -> bool:
-    "Collect garbage and hand the C heap's free pages back to the system (glibc `malloc_trim`); False where there is no such call."
-    import ctypes, gc
-    gc.collect()
-    try: return bool(ctypes.CDLL("libc.so.6").malloc_trim(0))
-    except (OSError, AttributeError): return False
 
 # %% ../nbs/10_preprocess.ipynb #55e210d4
 def prepare(ds: xr.Dataset, cfg: RunConfig | None = None) -> Prepared:

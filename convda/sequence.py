@@ -11,10 +11,9 @@ import numpy as np
 import pandas as pd
 import keras
 from keras import layers, ops
-from .core import ConfigError, DataError, RunConfig, set_seed, get_logger, brief, atomic_write
+from .core import ConfigError, DataError, RunConfig, set_seed, get_logger, brief, atomic_write, release_heap
 from .model import build_model, init_head, head_init_for, head_activation_for, check_head_activation, optimizer_for, head_activation_of
 from .model import recalibrate_batchnorm, train_target_mean, nonfinite_weights
-from .preprocess import release_heap
 
 # %% auto #0
 __all__ = ['SPINUP_BN', 'SPIN_PIECE', 'SEQ_CKPT', 'STREAM_CHUNK', 'SequenceMaskedMSE', 'build_sequence_model',
